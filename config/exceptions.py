@@ -1,0 +1,25 @@
+"""The one exception type that services raise when a request cannot be carried out."""
+
+from __future__ import annotations
+
+from django.core.exceptions import NON_FIELD_ERRORS
+
+
+class ApplicationError(Exception):
+    """A domain rule refused the request. ``field`` names the input at fault, if any.
+
+    HTML views show ``message`` on the form (on ``field`` when given); the API
+    answers 400 with ``{field or "non_field_errors": [message]}``.
+    """
+
+    def __init__(self, message: str, *, field: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+    @property
+    def form_field(self) -> str:
+        return self.field or NON_FIELD_ERRORS
+
+    def as_dict(self) -> dict[str, list[str]]:
+        return {self.field or "non_field_errors": [str(self.message)]}

@@ -1,0 +1,309 @@
+"""The tickets REST API: one view per operation, explicit input and output serializers.
+
+Domain refusals raise ``ApplicationError``, which ``config.api.exception_handler``
+turns into a 400 with field errors. Another team's ticket is a 404.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from rest_framework import generics, serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from tickets import services
+from tickets.filters import TicketFilter
+from tickets.models import Category, Channel, Priority, Team, Ticket
+from tickets.selectors import get_ticket_for_user, queue_for_user, teams_for_user
+
+User = get_user_model()
+
+IDEMPOTENCY_HEADER = OpenApiParameter(
+    "Idempotency-Key",
+    str,
+    OpenApiParameter.HEADER,
+    required=False,
+    description="Repeat the same key on a retry: the action is carried out once.",
+)
+
+
+class CustomerSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    email = serializers.EmailField(max_length=254, required=False, allow_blank=True, default="")
+    phone = serializers.CharField(max_length=40, required=False, allow_blank=True, default="")
+
+    def validate(self, attrs):
+        if not attrs.get("email") and not attrs.get("phone"):
+            raise serializers.ValidationError({"email": ["Give an e-mail address or a phone number."]})
+        return attrs
+
+
+class TicketOutputSerializer(serializers.ModelSerializer):
+    customer = serializers.SerializerMethodField()
+    category = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    assignee = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    team = serializers.PrimaryKeyRelatedField(read_only=True)
+
+    class Meta:
+        model = Ticket
+        fields = [
+            "id",
+            "reference",
+            "subject",
+            "description",
+            "customer",
+            "product",
+            "serial_number",
+            "category",
+            "channel",
+            "priority",
+            "status",
+            "team",
+            "assignee",
+            "requested_at",
+            "first_response_at",
+            "resolved_at",
+            "closed_at",
+            "response_due_at",
+            "resolution_due_at",
+            "reopen_count",
+            "reassign_count",
+            "labour_cost",
+            "logistics_cost",
+            "other_cost",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(CustomerSerializer)
+    def get_customer(self, ticket: Ticket) -> dict[str, str]:
+        return {"name": ticket.customer.name, "email": ticket.customer.email, "phone": ticket.customer.phone}
+
+
+class _TeamScopedSerializer(serializers.Serializer):
+    """Limits ``team`` to the requesting user's teams and ``assignee`` to active users."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        request = self.context.get("request")
+        if "team" in self.fields:
+            self.fields["team"].queryset = teams_for_user(request.user) if request else Team.objects.none()
+
+
+class TicketCreateInputSerializer(_TeamScopedSerializer):
+    subject = serializers.CharField(max_length=200)
+    description = serializers.CharField(max_length=20000, required=False, allow_blank=True, default="")
+    customer = CustomerSerializer()
+    product = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    serial_number = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    category = serializers.SlugRelatedField(slug_field="slug", queryset=Category.objects.filter(active=True))
+    channel = serializers.ChoiceField(choices=Channel.choices)
+    priority = serializers.ChoiceField(choices=Priority.choices, default=Priority.NORMAL)
+    team = serializers.PrimaryKeyRelatedField(queryset=Team.objects.none())
+    assignee = serializers.SlugRelatedField(
+        slug_field="username",
+        queryset=User.objects.filter(is_active=True),
+        required=False,
+        allow_null=True,
+        default=None,
+    )
+    requested_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+
+
+class TicketUpdateInputSerializer(_TeamScopedSerializer):
+    subject = serializers.CharField(max_length=200, required=False)
+    description = serializers.CharField(max_length=20000, required=False, allow_blank=True)
+    product = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    serial_number = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    category = serializers.SlugRelatedField(
+        slug_field="slug", queryset=Category.objects.filter(active=True), required=False
+    )
+    channel = serializers.ChoiceField(choices=Channel.choices, required=False)
+    priority = serializers.ChoiceField(choices=Priority.choices, required=False)
+    team = serializers.PrimaryKeyRelatedField(queryset=Team.objects.none(), required=False)
+    requested_at = serializers.DateTimeField(required=False)
+    labour_cost = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, required=False)
+    logistics_cost = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, required=False)
+    other_cost = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, required=False)
+
+
+class ReplyInputSerializer(serializers.Serializer):
+    body = serializers.CharField(max_length=20000)
+    internal = serializers.BooleanField(default=False, help_text="true: an internal note, never sent to the customer.")
+
+
+class AssignInputSerializer(serializers.Serializer):
+    assignee = serializers.SlugRelatedField(slug_field="username", queryset=User.objects.filter(is_active=True))
+
+
+class NoteInputSerializer(serializers.Serializer):
+    note = serializers.CharField(max_length=20000, required=False, allow_blank=True, default="")
+
+
+class ResolveInputSerializer(serializers.Serializer):
+    note = serializers.CharField(max_length=20000)
+
+
+class ReopenInputSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=2000)
+
+
+def _output(ticket: Ticket, status_code: int = status.HTTP_200_OK) -> Response:
+    ticket = Ticket.objects.select_related("customer", "category", "assignee").get(pk=ticket.pk)
+    return Response(TicketOutputSerializer(ticket).data, status=status_code)
+
+
+def _request_key(request: Request) -> str | None:
+    key = request.headers.get("Idempotency-Key", "").strip()
+    return key[:64] or None
+
+
+class TicketListCreateApi(generics.ListAPIView):
+    """List the tickets you can see (filters as on the queue), or log a new one."""
+
+    serializer_class = TicketOutputSerializer
+    filterset_class = TicketFilter
+
+    def get_queryset(self):
+        return queue_for_user(self.request.user)
+
+    @extend_schema(request=TicketCreateInputSerializer, responses={201: TicketOutputSerializer})
+    def post(self, request: Request) -> Response:
+        data = TicketCreateInputSerializer(data=request.data, context={"request": request})
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        customer_data = values.pop("customer")
+        with transaction.atomic():
+            customer = services.find_or_create_customer(**customer_data)
+            ticket = services.create_ticket(by=request.user, customer=customer, **values)
+        return _output(ticket, status.HTTP_201_CREATED)
+
+
+class TicketDetailApi(APIView):
+    """Read one ticket, or change its descriptive fields (PATCH)."""
+
+    @extend_schema(responses=TicketOutputSerializer)
+    def get(self, request: Request, pk: int) -> Response:
+        return _output(get_ticket_for_user(request.user, pk))
+
+    @extend_schema(
+        request=TicketUpdateInputSerializer, responses=TicketOutputSerializer, parameters=[IDEMPOTENCY_HEADER]
+    )
+    def patch(self, request: Request, pk: int) -> Response:
+        ticket = get_ticket_for_user(request.user, pk, write=True)
+        data = TicketUpdateInputSerializer(data=request.data, context={"request": request})
+        data.is_valid(raise_exception=True)
+        ticket = services.update_ticket(
+            ticket=ticket, by=request.user, request_key=_request_key(request), **data.validated_data
+        )
+        return _output(ticket)
+
+
+class _TicketActionApi(APIView):
+    input_serializer: type[serializers.Serializer]
+
+    def act(self, request: Request, ticket: Ticket, data: dict) -> Ticket:
+        raise NotImplementedError
+
+    def post(self, request: Request, pk: int) -> Response:
+        ticket = get_ticket_for_user(request.user, pk, write=True)
+        data = self.input_serializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        return _output(self.act(request, ticket, dict(data.validated_data)))
+
+
+def _action_schema(serializer: type[serializers.Serializer]):
+    return extend_schema(request=serializer, responses=TicketOutputSerializer, parameters=[IDEMPOTENCY_HEADER])
+
+
+class TicketReplyApi(_TicketActionApi):
+    """A public reply to the customer, or an internal note (``internal: true``)."""
+
+    input_serializer = ReplyInputSerializer
+
+    @_action_schema(ReplyInputSerializer)
+    def post(self, request: Request, pk: int) -> Response:
+        return super().post(request, pk)
+
+    def act(self, request, ticket, data):
+        service = services.add_note if data["internal"] else services.add_reply
+        return service(ticket=ticket, by=request.user, body=data["body"], request_key=_request_key(request))
+
+
+class TicketAssignApi(_TicketActionApi):
+    """Assign the ticket to a member or the supervisor of its team."""
+
+    input_serializer = AssignInputSerializer
+
+    @_action_schema(AssignInputSerializer)
+    def post(self, request: Request, pk: int) -> Response:
+        return super().post(request, pk)
+
+    def act(self, request, ticket, data):
+        return services.assign_ticket(
+            ticket=ticket, by=request.user, assignee=data["assignee"], request_key=_request_key(request)
+        )
+
+
+class TicketPendingApi(_TicketActionApi):
+    """Mark the ticket as waiting on the customer."""
+
+    input_serializer = NoteInputSerializer
+
+    @_action_schema(NoteInputSerializer)
+    def post(self, request: Request, pk: int) -> Response:
+        return super().post(request, pk)
+
+    def act(self, request, ticket, data):
+        return services.mark_pending(
+            ticket=ticket, by=request.user, note=data["note"], request_key=_request_key(request)
+        )
+
+
+class TicketResolveApi(_TicketActionApi):
+    """Resolve the ticket with a resolution note."""
+
+    input_serializer = ResolveInputSerializer
+
+    @_action_schema(ResolveInputSerializer)
+    def post(self, request: Request, pk: int) -> Response:
+        return super().post(request, pk)
+
+    def act(self, request, ticket, data):
+        return services.resolve_ticket(
+            ticket=ticket, by=request.user, note=data["note"], request_key=_request_key(request)
+        )
+
+
+class TicketCloseApi(_TicketActionApi):
+    """Close a resolved ticket."""
+
+    input_serializer = NoteInputSerializer
+
+    @_action_schema(NoteInputSerializer)
+    def post(self, request: Request, pk: int) -> Response:
+        return super().post(request, pk)
+
+    def act(self, request, ticket, data):
+        return services.close_ticket(
+            ticket=ticket, by=request.user, note=data["note"], request_key=_request_key(request)
+        )
+
+
+class TicketReopenApi(_TicketActionApi):
+    """Reopen a resolved or closed ticket (counts a reopen)."""
+
+    input_serializer = ReopenInputSerializer
+
+    @_action_schema(ReopenInputSerializer)
+    def post(self, request: Request, pk: int) -> Response:
+        return super().post(request, pk)
+
+    def act(self, request, ticket, data):
+        return services.reopen_ticket(
+            ticket=ticket, by=request.user, reason=data["reason"], request_key=_request_key(request)
+        )

@@ -1,0 +1,49 @@
+"""The queue filters, shared by the HTML queue and the API list."""
+
+from __future__ import annotations
+
+import django_filters
+from django.contrib.auth import get_user_model
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from tickets.models import Category, Channel, Priority, Status, Team, Ticket
+from tickets.selectors import overdue_q, teams_for_user, text_search_q
+
+User = get_user_model()
+
+
+def _teams(request):
+    return teams_for_user(request.user) if request is not None else Team.objects.none()
+
+
+def _assignees(request):
+    if request is None:
+        return User.objects.none()
+    teams = _teams(request)
+    return User.objects.filter(Q(desk_teams__in=teams) | Q(supervised_teams__in=teams)).distinct().order_by("username")
+
+
+class TicketFilter(django_filters.FilterSet):
+    q = django_filters.CharFilter(label=_("Search"), method="filter_text", max_length=200)
+    status = django_filters.MultipleChoiceFilter(label=_("Status"), choices=Status.choices)
+    priority = django_filters.MultipleChoiceFilter(label=_("Priority"), choices=Priority.choices)
+    category = django_filters.ModelChoiceFilter(
+        label=_("Category"), queryset=Category.objects.all(), to_field_name="slug"
+    )
+    channel = django_filters.ChoiceFilter(label=_("Channel"), choices=Channel.choices)
+    team = django_filters.ModelChoiceFilter(label=_("Team"), queryset=_teams)
+    assignee = django_filters.ModelChoiceFilter(label=_("Assignee"), queryset=_assignees, to_field_name="username")
+    overdue = django_filters.BooleanFilter(label=_("Overdue"), method="filter_overdue")
+
+    class Meta:
+        model = Ticket
+        fields = ["q", "status", "priority", "category", "channel", "team", "assignee", "overdue"]
+
+    def filter_text(self, queryset, name, value):
+        return queryset.filter(text_search_q(value)) if value.strip() else queryset
+
+    def filter_overdue(self, queryset, name, value):
+        if value is None:
+            return queryset
+        return queryset.filter(overdue_q()) if value else queryset.exclude(overdue_q())

@@ -1,0 +1,124 @@
+"""Forms validate what an agent typed; the services in tickets.services act on it."""
+
+from __future__ import annotations
+
+import uuid
+
+from django import forms
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from tickets.models import Category, Channel, Priority, Team
+from tickets.selectors import assignable_users
+
+User = get_user_model()
+
+
+class RequestKeyField(forms.CharField):
+    """A hidden key rendered with each form, so a double submit is recorded once."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("max_length", 64)
+        kwargs.setdefault("widget", forms.HiddenInput)
+        super().__init__(**kwargs)
+
+
+class ActionForm(forms.Form):
+    request_key = RequestKeyField()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not self.is_bound:
+            self.initial.setdefault("request_key", uuid.uuid4().hex)
+
+
+class TicketCreateForm(ActionForm):
+    customer_name = forms.CharField(label=_("Customer name"), max_length=200)
+    customer_email = forms.EmailField(label=_("Customer e-mail"), max_length=254, required=False)
+    customer_phone = forms.CharField(label=_("Customer phone"), max_length=40, required=False)
+    customer_language = forms.ChoiceField(
+        label=_("Customer's language"), choices=settings.LANGUAGES, initial=settings.LANGUAGE_CODE
+    )
+    subject = forms.CharField(label=_("Subject"), max_length=200)
+    description = forms.CharField(label=_("Description"), max_length=20000, required=False, widget=forms.Textarea)
+    category = forms.ModelChoiceField(label=_("Category"), queryset=Category.objects.filter(active=True))
+    channel = forms.ChoiceField(label=_("Channel"), choices=Channel.choices, initial=Channel.PHONE)
+    priority = forms.ChoiceField(label=_("Priority"), choices=Priority.choices, initial=Priority.NORMAL)
+    team = forms.ModelChoiceField(label=_("Team"), queryset=Team.objects.none())
+    assignee = forms.ModelChoiceField(
+        label=_("Assignee"), queryset=User.objects.none(), required=False, to_field_name="username"
+    )
+    requested_at = forms.DateTimeField(
+        label=_("Requested at"),
+        help_text=_("When the customer asked; set it in the past for a call logged afterwards."),
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        required=False,
+    )
+    product = forms.CharField(label=_("Product"), max_length=200, required=False)
+    serial_number = forms.CharField(label=_("Serial number"), max_length=100, required=False)
+
+    def __init__(self, *args, teams, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["team"].queryset = teams
+        self.fields["assignee"].queryset = User.objects.filter(
+            Q(desk_teams__in=teams) | Q(supervised_teams__in=teams), is_active=True
+        ).distinct()
+        if not self.is_bound:
+            self.initial.setdefault("requested_at", timezone.localtime().replace(second=0, microsecond=0))
+            if teams.count() == 1:
+                self.initial.setdefault("team", teams.first())
+
+    def clean_requested_at(self):
+        value = self.cleaned_data.get("requested_at")
+        if value and value > timezone.now():
+            raise forms.ValidationError(_("The request time cannot be in the future."))
+        return value
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("customer_email") and not data.get("customer_phone") and "customer_email" not in self.errors:
+            self.add_error(
+                "customer_phone", _("Enter an e-mail address or a phone number so we can reach the customer.")
+            )
+        team, assignee = data.get("team"), data.get("assignee")
+        if team and assignee and not assignable_users(team).filter(pk=assignee.pk).exists():
+            self.add_error(
+                "assignee", _("%(user)s is not a member of team %(team)s.") % {"user": assignee, "team": team}
+            )
+        return data
+
+
+class ReplyForm(ActionForm):
+    body = forms.CharField(label=_("Reply to the customer"), max_length=20000, widget=forms.Textarea(attrs={"rows": 4}))
+
+
+class NoteForm(ActionForm):
+    body = forms.CharField(label=_("Internal note"), max_length=20000, widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class AssignForm(ActionForm):
+    assignee = forms.ModelChoiceField(label=_("Assign to"), queryset=User.objects.none(), to_field_name="username")
+
+    def __init__(self, *args, ticket, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["assignee"].queryset = assignable_users(ticket.team)
+
+
+class PendingForm(ActionForm):
+    note = forms.CharField(label=_("What are we waiting for?"), max_length=2000, required=False)
+
+
+class ResolveForm(ActionForm):
+    note = forms.CharField(label=_("Resolution"), max_length=20000, widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class CloseForm(ActionForm):
+    note = forms.CharField(label=_("Closing note"), max_length=2000, required=False)
+
+
+class ReopenForm(ActionForm):
+    reason = forms.CharField(label=_("Why reopen?"), max_length=2000)

@@ -1,0 +1,381 @@
+"""``manage.py seed_demo``: demo teams, people and ~3,000 tickets over the last 90 days.
+
+Idempotent: people and teams are created once (their passwords reset to the demo
+password), tickets only while the demo teams hold fewer than ``--tickets``.
+History is written in bulk: the tickets are past events, so their timestamps,
+counters and timeline rows are generated together rather than replayed
+through the services one by one.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.management.base import BaseCommand
+from django.db import connection, transaction
+from django.db.models import Count
+from django.utils import timezone
+
+from tickets.models import Category, Channel, Customer, EventKind, Priority, Status, Team, Ticket, TicketEvent
+from tickets.selectors import MANAGERS_GROUP, sla_policy_for
+
+User = get_user_model()
+
+DEMO_PASSWORD = "demo-pass-2026"
+DEMO_PHONE_PREFIX = "100"  # no real Chinese number starts so: marks demo customers
+TEAMS = [
+    ("热线服务组", "sup1", ["agent1", "agent2"]),
+    ("维修服务组", "sup2", ["agent3", "agent4"]),
+    ("退换货服务组", "sup3", ["agent5", "agent6"]),
+]
+PEOPLE = {
+    "manager": ("经理", "王"),
+    "sup1": ("主管", "李"),
+    "sup2": ("主管", "赵"),
+    "sup3": ("主管", "陈"),
+    "agent1": ("芳", "张"),
+    "agent2": ("伟", "刘"),
+    "agent3": ("静", "杨"),
+    "agent4": ("强", "黄"),
+    "agent5": ("敏", "周"),
+    "agent6": ("磊", "吴"),
+}
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蒋蔡余杜叶程魏苏吕丁任沈姚卢"
+GIVEN = [
+    "伟",
+    "芳",
+    "娜",
+    "敏",
+    "静",
+    "丽",
+    "强",
+    "磊",
+    "军",
+    "洋",
+    "勇",
+    "艳",
+    "杰",
+    "娟",
+    "涛",
+    "明",
+    "超",
+    "秀英",
+    "华",
+    "慧",
+    "建国",
+    "晓东",
+    "子涵",
+    "浩然",
+    "雨桐",
+    "欣怡",
+    "一鸣",
+    "嘉怡",
+    "思远",
+    "梓轩",
+]
+PRODUCTS = [
+    "空调 KFR-35GW",
+    "冰箱 BCD-470",
+    "洗衣机 XQG100",
+    "热水器 JSQ30",
+    "电视 65E8",
+    "净水器 RO-600",
+    "扫地机器人 T10",
+    "微波炉 M3-233",
+]
+SUBJECTS = {
+    "repair": ["{p} 不制冷", "{p} 开机无反应", "{p} 漏水", "{p} 噪音过大", "{p} 显示故障代码 E4", "{p} 需要上门维修"],
+    "inquiry": ["{p} 保修期查询", "{p} 如何清洗滤网", "咨询 {p} 安装费用", "{p} 配件价格咨询", "发票开具咨询"],
+    "complaint": [
+        "维修师傅迟到两小时",
+        "{p} 维修后问题依旧",
+        "客服电话长时间无人接听",
+        "上门服务态度差",
+        "配件费用与报价不符",
+    ],
+    "suggestion": ["建议增加周末上门服务", "建议短信通知师傅到达时间", "建议公众号支持进度查询"],
+    "praise": ["表扬维修师傅认真负责", "感谢客服耐心解答", "表扬上门服务准时专业"],
+    "return": ["{p} 七天无理由退货", "{p} 收到时外观破损要求换货", "{p} 尺寸不合适申请退换"],
+}
+CATEGORY_WEIGHTS = {"repair": 38, "inquiry": 30, "complaint": 6, "suggestion": 5, "praise": 4, "return": 17}
+CHANNEL_WEIGHTS = {
+    Channel.PHONE: 40,
+    Channel.EMAIL: 12,
+    Channel.WEB: 18,
+    Channel.CHAT: 20,
+    Channel.SOCIAL: 5,
+    Channel.WALK_IN: 5,
+}
+PRIORITY_WEIGHTS = {Priority.LOW: 15, Priority.NORMAL: 60, Priority.HIGH: 20, Priority.URGENT: 5}
+TEAM_FOR_CATEGORY = {"repair": 1, "return": 2}  # the rest go to the hotline team mostly
+
+
+class Command(BaseCommand):
+    help = "Create demo teams, people and tickets (idempotent). Prints the demo logins."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--tickets", type=int, default=3000, help="how many demo tickets to have (default 3000)")
+        parser.add_argument("--days", type=int, default=90, help="spread tickets over this many past days")
+        parser.add_argument("--seed", type=int, default=2026, help="random seed")
+
+    def handle(self, *args, tickets: int, days: int, seed: int, **options):
+        rng = random.Random(seed)
+        with transaction.atomic():
+            users = self._people()
+            teams = self._teams(users)
+        existing = Ticket.objects.filter(team__in=teams).count()
+        created = 0
+        if existing < tickets:
+            created = self._tickets(rng, teams, users, tickets - existing, days)
+        self._summary(users, teams, existing, created)
+
+    def _people(self) -> dict[str, User]:
+        managers, _ = Group.objects.get_or_create(name=MANAGERS_GROUP)
+        users = {}
+        for username, (first, last) in PEOPLE.items():
+            user, _ = User.objects.get_or_create(username=username, defaults={"first_name": first, "last_name": last})
+            user.set_password(DEMO_PASSWORD)
+            user.email = f"{username}@desk.example.com"
+            user.is_staff = username == "manager" or username.startswith("sup")
+            user.is_superuser = username == "manager"
+            user.save()
+            users[username] = user
+        users["manager"].groups.add(managers)
+        return users
+
+    def _teams(self, users) -> list[Team]:
+        teams = []
+        for name, supervisor, agents in TEAMS:
+            team, _ = Team.objects.get_or_create(name=name, defaults={"supervisor": users[supervisor]})
+            team.supervisor = users[supervisor]
+            team.save(update_fields=["supervisor"])
+            team.members.add(*(users[a] for a in agents))
+            teams.append(team)
+        return teams
+
+    def _customers(self, rng: random.Random, count: int) -> list[Customer]:
+        demo = Customer.objects.filter(phone__startswith=DEMO_PHONE_PREFIX)
+        start = demo.count()
+        new = []
+        for i in range(start, count):
+            name = rng.choice(SURNAMES) + rng.choice(GIVEN)
+            new.append(
+                Customer(
+                    name=name,
+                    email=f"demo.customer{i:04d}@example.com" if rng.random() < 0.8 else "",
+                    phone=f"{DEMO_PHONE_PREFIX}{i:08d}",
+                    preferred_language="en" if rng.random() < 0.1 else "zh-hans",
+                )
+            )
+        Customer.objects.bulk_create(new, batch_size=500)
+        return list(demo.order_by("id")[:count])
+
+    def _tickets(self, rng: random.Random, teams, users, count: int, days: int) -> int:
+        now = timezone.now()
+        categories = {c.slug: c for c in Category.objects.all()}
+        slugs = [s for s in CATEGORY_WEIGHTS if s in categories] or list(categories)
+        customers = self._customers(rng, max(50, count // 3))
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT nextval('ticket_reference_seq') FROM generate_series(1, %s)", [count])
+            numbers = [row[0] for row in cursor.fetchall()]
+        agents = {team.pk: list(team.members.all()) for team in teams}
+        policies = {}
+        batch: list[tuple[Ticket, list[TicketEvent]]] = []
+        made = 0
+        for index in range(count):
+            slug = rng.choices(slugs, weights=[CATEGORY_WEIGHTS.get(s, 5) for s in slugs])[0]
+            team = teams[TEAM_FOR_CATEGORY.get(slug, 0)] if rng.random() < 0.8 else rng.choice(teams)
+            priority = rng.choices(list(PRIORITY_WEIGHTS), weights=list(PRIORITY_WEIGHTS.values()))[0]
+            key = (priority, categories[slug].pk)
+            if key not in policies:
+                policies[key] = sla_policy_for(priority=priority, category_id=categories[slug].pk)
+            requested = self._request_time(rng, now, days)
+            ticket, events = self._one(
+                rng,
+                now,
+                requested,
+                numbers[index],
+                categories[slug],
+                team,
+                agents[team.pk],
+                priority,
+                policies[key],
+                rng.choice(customers),
+            )
+            batch.append((ticket, events))
+            if len(batch) == 500 or index == count - 1:
+                self._flush(batch)
+                made += len(batch)
+                batch = []
+                self.stdout.write(f"  tickets: {made}/{count}", ending="\r")
+                self.stdout.flush()
+        self.stdout.write("")
+        return made
+
+    @staticmethod
+    def _request_time(rng: random.Random, now: datetime, days: int) -> datetime:
+        # More tickets recently and in office hours (local time).
+        age_days = days * (1 - math.sqrt(rng.random()))
+        local = timezone.localtime(now - timedelta(days=age_days))
+        hour = min(22, max(7, int(rng.gauss(13, 3.2))))
+        local = local.replace(hour=hour, minute=rng.randrange(60), second=rng.randrange(60), microsecond=0)
+        return min(local, now - timedelta(minutes=5))
+
+    def _one(self, rng, now, requested, number, category, team, agents, priority, policy, customer):
+        product = rng.choice(PRODUCTS)
+        subject = rng.choice(SUBJECTS.get(category.slug, ["{p} 问题"])).format(p=product)
+        agent = rng.choice(agents)
+        ticket = Ticket(
+            reference=f"SR-{timezone.localtime(requested).year}-{number:06d}",
+            subject=subject,
+            description=f"客户来电反映:{subject}。产品型号 {product}。",
+            customer=customer,
+            product=product if category.slug in ("repair", "return", "inquiry") else "",
+            serial_number=f"SN{rng.randrange(10**9, 10**10)}" if category.slug in ("repair", "return") else "",
+            category=category,
+            channel=rng.choices(list(CHANNEL_WEIGHTS), weights=list(CHANNEL_WEIGHTS.values()))[0],
+            priority=priority,
+            team=team,
+            assignee=agent,
+            created_by=agent,
+            requested_at=requested,
+            created_at=requested + timedelta(minutes=rng.randrange(0, 10)),
+            labour_cost=Decimal(rng.randrange(30, 400)),
+            logistics_cost=Decimal(rng.randrange(0, 150)) if category.slug in ("repair", "return") else Decimal(0),
+            other_cost=Decimal(rng.choice([0, 0, 0, 20, 50])),
+        )
+        if policy:
+            ticket.response_due_at = requested + policy.response_delta
+            ticket.resolution_due_at = requested + policy.resolution_delta
+        events = [
+            TicketEvent(
+                kind=EventKind.CREATED,
+                actor=agent,
+                at=ticket.created_at,
+                after={"status": Status.NEW, "assignee": agent.username},
+            )
+        ]
+        # Log-normal times: median ~45 min to first response, ~20 h to resolution.
+        speed = {Priority.URGENT: 0.4, Priority.HIGH: 0.7}.get(priority, 1.0)
+        response = timedelta(minutes=rng.lognormvariate(math.log(45 * speed), 0.9))
+        resolution = response + timedelta(hours=rng.lognormvariate(math.log(20 * speed), 1.0))
+        ticket.status = Status.NEW
+        if requested + response < now:
+            ticket.first_response_at = requested + response
+            ticket.public_reply_count = 1 + (rng.random() < 0.35) + (rng.random() < 0.1)
+            ticket.status = Status.OPEN
+            events.append(
+                TicketEvent(
+                    kind=EventKind.REPLY,
+                    actor=agent,
+                    at=ticket.first_response_at,
+                    body="您好,我们已收到您的问题,正在为您处理。",
+                    before={"status": "new"},
+                    after={"status": "open"},
+                )
+            )
+        if rng.random() < 0.08 and len(agents) > 1:
+            other = next(a for a in agents if a != agent)
+            at = requested + response * 1.5
+            if at < now:
+                ticket.assignee, ticket.reassign_count = other, 1 + (rng.random() < 0.2) * 2
+                events.append(
+                    TicketEvent(
+                        kind=EventKind.ASSIGNED,
+                        actor=agent,
+                        at=at,
+                        before={"assignee": agent.username},
+                        after={"assignee": other.username},
+                    )
+                )
+        resolved_at = requested + resolution
+        if ticket.first_response_at and resolved_at < now and rng.random() < 0.97:
+            ticket.status, ticket.resolved_at = Status.RESOLVED, resolved_at
+            events.append(
+                TicketEvent(
+                    kind=EventKind.RESOLVED,
+                    actor=ticket.assignee,
+                    at=resolved_at,
+                    body="已安排处理完毕,客户确认问题解决。",
+                    before={"status": "open"},
+                    after={"status": "resolved"},
+                )
+            )
+            if rng.random() < 0.05:  # the customer came back: reopened and resolved again
+                reopened = resolved_at + timedelta(hours=rng.uniform(2, 48))
+                again = reopened + timedelta(hours=rng.lognormvariate(math.log(8), 0.8))
+                if again < now:
+                    ticket.reopen_count, ticket.resolved_at = 1, again
+                    events += [
+                        TicketEvent(
+                            kind=EventKind.REOPENED,
+                            actor=ticket.assignee,
+                            at=reopened,
+                            body="客户反馈问题再次出现。",
+                            before={"status": "resolved"},
+                            after={"status": "open"},
+                        ),
+                        TicketEvent(
+                            kind=EventKind.RESOLVED,
+                            actor=ticket.assignee,
+                            at=again,
+                            body="二次上门处理完毕。",
+                            before={"status": "open"},
+                            after={"status": "resolved"},
+                        ),
+                    ]
+            closed_at = ticket.resolved_at + timedelta(days=3)
+            if closed_at < now:
+                ticket.status, ticket.closed_at = Status.CLOSED, closed_at
+                events.append(
+                    TicketEvent(
+                        kind=EventKind.CLOSED,
+                        actor=ticket.assignee,
+                        at=closed_at,
+                        before={"status": "resolved"},
+                        after={"status": "closed"},
+                    )
+                )
+        elif ticket.status == Status.OPEN and rng.random() < 0.25:
+            ticket.status = Status.PENDING
+            events.append(
+                TicketEvent(
+                    kind=EventKind.PENDING,
+                    actor=ticket.assignee,
+                    at=ticket.first_response_at + timedelta(minutes=5),
+                    body="等待客户提供购买凭证。",
+                    before={"status": "open"},
+                    after={"status": "pending"},
+                )
+            )
+        ticket.updated_at = max(e.at for e in events)
+        return ticket, events
+
+    @staticmethod
+    @transaction.atomic
+    def _flush(batch) -> None:
+        tickets = Ticket.objects.bulk_create([t for t, _ in batch])
+        events = []
+        for ticket, (_, ticket_events) in zip(tickets, batch, strict=True):
+            for event in ticket_events:
+                event.ticket = ticket
+                events.append(event)
+        TicketEvent.objects.bulk_create(events, batch_size=2000)
+
+    def _summary(self, users, teams, existing, created) -> None:
+        total = Ticket.objects.filter(team__in=teams).count()
+        by_status = dict(Ticket.objects.filter(team__in=teams).values_list("status").annotate(n=Count("id")).order_by())
+        out = self.stdout.write
+        out(self.style.SUCCESS("Demo data ready."))
+        out(f"  tickets: {total} ({created} created now, {existing} already there)")
+        out("  by status: " + ", ".join(f"{s} {by_status.get(s, 0)}" for s in Status.values))
+        out("  teams: " + ", ".join(f"{t.name} (supervisor {t.supervisor.username})" for t in teams))
+        out(f"  logins (password for all: {DEMO_PASSWORD}):")
+        out("    manager            — sees every team, Django admin")
+        out("    sup1, sup2, sup3   — team supervisors")
+        out("    agent1 … agent6    — agents, two per team")

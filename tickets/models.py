@@ -1,0 +1,273 @@
+"""The ticket domain: teams, categories, SLA policies, customers, tickets and their history."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils import timezone
+from django.utils.translation import get_language, pgettext_lazy
+from django.utils.translation import gettext_lazy as _
+
+
+class Team(models.Model):
+    """A department or squad (部门/班组). Agents see the tickets of the teams they belong to."""
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    supervisor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("supervisor"),
+        on_delete=models.PROTECT,
+        related_name="supervised_teams",
+        null=True,
+        blank=True,
+    )
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, verbose_name=_("members"), related_name="desk_teams", blank=True
+    )
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("team")
+        verbose_name_plural = _("teams")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Category(models.Model):
+    """What kind of request a ticket is (报修, 咨询, 投诉 …). Reference data, edited in admin."""
+
+    slug = models.SlugField(_("key"), max_length=50, unique=True)
+    name_zh = models.CharField(_("name (Chinese)"), max_length=100)
+    name_en = models.CharField(_("name (English)"), max_length=100)
+    is_complaint = models.BooleanField(_("is a complaint"), default=False)
+    active = models.BooleanField(_("active"), default=True)
+    position = models.PositiveSmallIntegerField(_("position"), default=0)
+
+    class Meta:
+        ordering = ["position", "slug"]
+        verbose_name = _("category")
+        verbose_name_plural = _("categories")
+
+    def __str__(self) -> str:
+        return self.name_zh if (get_language() or "").startswith("zh") else self.name_en
+
+
+class Channel(models.TextChoices):
+    PHONE = "phone", _("Phone")
+    EMAIL = "email", _("E-mail")
+    WEB = "web", _("Web")
+    CHAT = "chat", _("Online chat")
+    SOCIAL = "social", _("Social media")
+    WALK_IN = "walk_in", _("Walk-in")
+
+
+class Priority(models.TextChoices):
+    LOW = "low", _("Low")
+    NORMAL = "normal", _("Normal")
+    HIGH = "high", _("High")
+    URGENT = "urgent", _("Urgent")
+
+
+class Status(models.TextChoices):
+    NEW = "new", pgettext_lazy("ticket status", "New")
+    OPEN = "open", pgettext_lazy("ticket status", "Open")
+    PENDING = "pending", pgettext_lazy("ticket status", "Pending")
+    RESOLVED = "resolved", pgettext_lazy("ticket status", "Resolved")
+    CLOSED = "closed", pgettext_lazy("ticket status", "Closed")
+
+
+#: Statuses in which a ticket still waits for the desk (counted as open work).
+OPEN_STATUSES = (Status.NEW, Status.OPEN, Status.PENDING)
+
+
+class SLAPolicy(models.Model):
+    """Response and resolution targets for a priority, optionally narrowed to one category."""
+
+    priority = models.CharField(_("priority"), max_length=10, choices=Priority.choices)
+    category = models.ForeignKey(
+        Category,
+        verbose_name=_("category"),
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        help_text=_("Leave empty for the policy that applies to every category."),
+    )
+    response_minutes = models.PositiveIntegerField(
+        _("first response within (minutes)"), validators=[MinValueValidator(1)]
+    )
+    resolution_minutes = models.PositiveIntegerField(
+        _("resolution within (minutes)"), validators=[MinValueValidator(1)]
+    )
+
+    class Meta:
+        verbose_name = _("SLA policy")
+        verbose_name_plural = _("SLA policies")
+        ordering = ["priority", "category"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["priority", "category"], name="sla_unique_priority_category", nulls_distinct=False
+            ),
+        ]
+
+    def __str__(self) -> str:
+        scope = self.category or _("all categories")
+        return f"{self.get_priority_display()} / {scope}"
+
+    @property
+    def response_delta(self) -> timedelta:
+        return timedelta(minutes=self.response_minutes)
+
+    @property
+    def resolution_delta(self) -> timedelta:
+        return timedelta(minutes=self.resolution_minutes)
+
+
+class Customer(models.Model):
+    """A customer, reused across tickets and found again by e-mail or phone."""
+
+    name = models.CharField(_("name"), max_length=200)
+    email = models.EmailField(_("e-mail"), max_length=254, blank=True)
+    phone = models.CharField(_("phone"), max_length=40, blank=True)
+    preferred_language = models.CharField(
+        _("preferred language"), max_length=10, choices=settings.LANGUAGES, default=settings.LANGUAGE_CODE
+    )
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("customer")
+        verbose_name_plural = _("customers")
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(Lower("email"), condition=~models.Q(email=""), name="customer_unique_email"),
+        ]
+        indexes = [models.Index(fields=["phone"], name="customer_phone_idx")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Ticket(models.Model):
+    """One customer problem (工单)."""
+
+    reference = models.CharField(_("reference"), max_length=20, unique=True, editable=False)
+    subject = models.CharField(_("subject"), max_length=200)
+    description = models.TextField(_("description"), max_length=20000, blank=True)
+    customer = models.ForeignKey(Customer, verbose_name=_("customer"), on_delete=models.PROTECT, related_name="tickets")
+    product = models.CharField(_("product"), max_length=200, blank=True)
+    serial_number = models.CharField(_("serial number"), max_length=100, blank=True)
+    category = models.ForeignKey(Category, verbose_name=_("category"), on_delete=models.PROTECT, related_name="+")
+    channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
+    priority = models.CharField(_("priority"), max_length=10, choices=Priority.choices, default=Priority.NORMAL)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.NEW)
+    team = models.ForeignKey(Team, verbose_name=_("team"), on_delete=models.PROTECT, related_name="tickets")
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("assignee"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="assigned_tickets",
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    requested_at = models.DateTimeField(_("requested at"))
+    first_response_at = models.DateTimeField(_("first response at"), null=True, blank=True)
+    resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+    response_due_at = models.DateTimeField(_("response due"), null=True, blank=True)
+    resolution_due_at = models.DateTimeField(_("resolution due"), null=True, blank=True)
+
+    reopen_count = models.PositiveIntegerField(_("reopened"), default=0)
+    reassign_count = models.PositiveIntegerField(_("reassigned"), default=0)
+    public_reply_count = models.PositiveIntegerField(_("public replies"), default=0)
+
+    labour_cost = models.DecimalField(_("labour cost"), max_digits=12, decimal_places=2, default=Decimal("0"))
+    logistics_cost = models.DecimalField(_("logistics cost"), max_digits=12, decimal_places=2, default=Decimal("0"))
+    other_cost = models.DecimalField(_("other cost"), max_digits=12, decimal_places=2, default=Decimal("0"))
+
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("ticket")
+        verbose_name_plural = _("tickets")
+        ordering = ["-requested_at", "-id"]
+        indexes = [
+            models.Index(fields=["team", "-requested_at"], name="ticket_team_requested_idx"),
+            models.Index(fields=["-requested_at"], name="ticket_requested_idx"),
+            models.Index(fields=["status", "resolution_due_at"], name="ticket_status_due_idx"),
+            models.Index(fields=["assignee", "status"], name="ticket_assignee_status_idx"),
+            models.Index(fields=["customer", "requested_at"], name="ticket_customer_requested_idx"),
+            models.Index(fields=["resolved_at"], name="ticket_resolved_idx"),
+            models.Index(fields=["updated_at"], name="ticket_updated_idx"),
+            models.Index(fields=["category", "requested_at"], name="ticket_category_requested_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reference} {self.subject}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+    @property
+    def total_cost(self) -> Decimal:
+        return self.labour_cost + self.logistics_cost + self.other_cost
+
+    def is_overdue(self, now=None) -> bool:
+        now = now or timezone.now()
+        if not self.is_open:
+            return False
+        if self.resolution_due_at and self.resolution_due_at < now:
+            return True
+        return bool(self.first_response_at is None and self.response_due_at and self.response_due_at < now)
+
+
+class EventKind(models.TextChoices):
+    CREATED = "created", _("created the ticket")
+    REPLY = "reply", _("replied to the customer")
+    NOTE = "note", _("added an internal note")
+    ASSIGNED = "assigned", _("assigned the ticket")
+    PENDING = "pending", _("marked the ticket pending")
+    RESOLVED = "resolved", _("resolved the ticket")
+    CLOSED = "closed", _("closed the ticket")
+    REOPENED = "reopened", _("reopened the ticket")
+    UPDATED = "updated", _("updated the ticket")
+
+
+class TicketEvent(models.Model):
+    """One change in a ticket's history: who, when, what (before → after)."""
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=20, choices=EventKind.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    at = models.DateTimeField(default=timezone.now)
+    body = models.TextField(blank=True)
+    before = models.JSONField(default=dict, blank=True)
+    after = models.JSONField(default=dict, blank=True)
+    # A key sent with a form or API call so that a double submit is recorded once.
+    request_key = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001 (NULL: no key, never a duplicate)
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["ticket", "at"], name="event_ticket_at_idx")]
+        constraints = [
+            models.UniqueConstraint(fields=["ticket", "request_key"], name="event_unique_request_key"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.ticket_id} {self.kind} {self.at:%Y-%m-%d %H:%M}"
+
+    @property
+    def is_public(self) -> bool:
+        return self.kind == EventKind.REPLY

@@ -1,0 +1,451 @@
+"""Every change to a ticket goes through one function here.
+
+Each service locks the ticket row (``SELECT … FOR UPDATE``), checks the
+transition against ``TRANSITIONS``, saves only the fields it changed, and writes
+a ``TicketEvent`` in the same transaction. Views, the API, admin actions and
+Celery tasks all call these; nothing else assigns ``ticket.status``.
+
+A ``request_key`` (sent by forms and API clients) makes an action idempotent:
+a second call with the same key for the same ticket changes nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from config.exceptions import ApplicationError
+from tickets.models import (
+    OPEN_STATUSES,
+    Category,
+    Customer,
+    EventKind,
+    Status,
+    Team,
+    Ticket,
+    TicketEvent,
+)
+from tickets.selectors import assignable_users, sla_policy_for
+
+#: action → statuses it may start from, and the status it leads to (None: unchanged).
+TRANSITIONS: dict[str, tuple[frozenset[str], str | None]] = {
+    "reply": (frozenset(OPEN_STATUSES), None),
+    "note": (frozenset(Status.values), None),
+    "assign": (frozenset(OPEN_STATUSES), None),
+    "update": (frozenset(OPEN_STATUSES), None),
+    "pending": (frozenset({Status.NEW, Status.OPEN}), Status.PENDING),
+    "resolve": (frozenset(OPEN_STATUSES), Status.RESOLVED),
+    "close": (frozenset({Status.RESOLVED}), Status.CLOSED),
+    "reopen": (frozenset({Status.RESOLVED, Status.CLOSED}), Status.OPEN),
+}
+
+_REFUSALS = {
+    "reply": gettext_lazy("Only an open ticket can be replied to; reopen it first."),
+    "assign": gettext_lazy("Only an open ticket can be assigned; reopen it first."),
+    "update": gettext_lazy("Only an open ticket can be edited; reopen it first."),
+    "pending": gettext_lazy("Only a new or open ticket can be marked pending."),
+    "resolve": gettext_lazy("This ticket is already resolved or closed."),
+    "close": gettext_lazy("Only a resolved ticket can be closed."),
+    "reopen": gettext_lazy("Only a resolved or closed ticket can be reopened."),
+}
+
+
+def allowed_actions(ticket: Ticket) -> set[str]:
+    """The actions whose transition starts from the ticket's current status."""
+    return {action for action, (sources, _target) in TRANSITIONS.items() if ticket.status in sources}
+
+
+def _check(ticket: Ticket, action: str) -> None:
+    sources, _target = TRANSITIONS[action]
+    if ticket.status not in sources:
+        raise ApplicationError(str(_REFUSALS[action]))
+
+
+def _locked(ticket: Ticket | int) -> Ticket:
+    pk = ticket.pk if isinstance(ticket, Ticket) else ticket
+    return Ticket.objects.select_for_update().get(pk=pk)
+
+
+def _already_done(ticket: Ticket, request_key: str | None) -> bool:
+    return bool(request_key) and TicketEvent.objects.filter(ticket=ticket, request_key=request_key).exists()
+
+
+def _record(
+    ticket: Ticket,
+    kind: str,
+    by,
+    *,
+    at: datetime,
+    body: str = "",
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    request_key: str | None = None,
+) -> TicketEvent:
+    return TicketEvent.objects.create(
+        ticket=ticket,
+        kind=kind,
+        actor=by,
+        at=at,
+        body=body,
+        before=before or {},
+        after=after or {},
+        request_key=request_key or None,
+    )
+
+
+def _save(ticket: Ticket, fields: list[str], now: datetime) -> None:
+    ticket.updated_at = now
+    ticket.save(update_fields=[*fields, "updated_at"])
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _user_key(user) -> str | None:
+    return user.get_username() if user else None
+
+
+def next_reference(now: datetime) -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nextval('ticket_reference_seq')")
+        (number,) = cursor.fetchone()
+    return f"SR-{timezone.localtime(now).year}-{number:06d}"
+
+
+def find_or_create_customer(*, name: str, email: str = "", phone: str = "", language: str | None = None) -> Customer:
+    """The customer with this e-mail (else this phone), updated with what was missing; or a new one."""
+    email = (email or "").strip()
+    phone = (phone or "").strip()
+    name = (name or "").strip()
+    customer = None
+    if email:
+        customer = Customer.objects.filter(email__iexact=email).first()
+    if customer is None and phone:
+        customer = Customer.objects.filter(phone=phone).order_by("id").first()
+    if customer is None:
+        if not name:
+            raise ApplicationError(_("Enter the customer's name."), field="customer")
+        fields = {"name": name, "email": email, "phone": phone}
+        if language:
+            fields["preferred_language"] = language
+        return Customer.objects.create(**fields)
+    changed = []
+    if email and not customer.email:
+        customer.email = email
+        changed.append("email")
+    if phone and not customer.phone:
+        customer.phone = phone
+        changed.append("phone")
+    if changed:
+        customer.save(update_fields=changed)
+    return customer
+
+
+def _check_assignee(team: Team, assignee) -> None:
+    if assignee is not None and not assignable_users(team).filter(pk=assignee.pk).exists():
+        raise ApplicationError(
+            _("%(user)s is not a member of team %(team)s.") % {"user": assignee, "team": team}, field="assignee"
+        )
+
+
+def _apply_sla(ticket: Ticket) -> None:
+    policy = sla_policy_for(priority=ticket.priority, category_id=ticket.category_id)
+    if policy is None:
+        ticket.response_due_at = ticket.resolution_due_at = None
+    else:
+        ticket.response_due_at = ticket.requested_at + policy.response_delta
+        ticket.resolution_due_at = ticket.requested_at + policy.resolution_delta
+
+
+@transaction.atomic
+def create_ticket(
+    *,
+    by,
+    subject: str,
+    customer: Customer,
+    category: Category,
+    channel: str,
+    team: Team,
+    priority: str = "normal",
+    description: str = "",
+    product: str = "",
+    serial_number: str = "",
+    requested_at: datetime | None = None,
+    assignee=None,
+    labour_cost: Decimal = Decimal("0"),
+    logistics_cost: Decimal = Decimal("0"),
+    other_cost: Decimal = Decimal("0"),
+) -> Ticket:
+    """Open a ticket with its reference and SLA due times. Writes a ``created`` event."""
+    now = timezone.now()
+    requested_at = requested_at or now
+    if requested_at > now:
+        raise ApplicationError(_("The request time cannot be in the future."), field="requested_at")
+    _check_assignee(team, assignee)
+    ticket = Ticket(
+        reference=next_reference(now),
+        subject=subject,
+        description=description,
+        customer=customer,
+        product=product,
+        serial_number=serial_number,
+        category=category,
+        channel=channel,
+        priority=priority,
+        status=Status.NEW,
+        team=team,
+        assignee=assignee,
+        created_by=by,
+        requested_at=requested_at,
+        labour_cost=labour_cost,
+        logistics_cost=logistics_cost,
+        other_cost=other_cost,
+        created_at=now,
+        updated_at=now,
+    )
+    _apply_sla(ticket)
+    ticket.save()
+    _record(ticket, EventKind.CREATED, by, at=now, after={"status": Status.NEW, "assignee": _user_key(assignee)})
+    return ticket
+
+
+#: Fields ``update_ticket`` may change; the others have their own service.
+EDITABLE_FIELDS = (
+    "subject",
+    "description",
+    "product",
+    "serial_number",
+    "category",
+    "channel",
+    "priority",
+    "team",
+    "requested_at",
+    "labour_cost",
+    "logistics_cost",
+    "other_cost",
+)
+
+
+def _display(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if hasattr(value, "pk"):
+        return str(value)
+    return value
+
+
+@transaction.atomic
+def update_ticket(*, ticket: Ticket | int, by, request_key: str | None = None, **changes: Any) -> Ticket:
+    """Change descriptive fields. Recomputes SLA due times when priority, category or
+    request time change; moving to another team unassigns an agent who is not in it.
+    Writes one ``updated`` event listing each field before and after."""
+    unknown = set(changes) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise ApplicationError(_("These fields cannot be changed here: %s") % ", ".join(sorted(unknown)))
+    ticket = _locked(ticket)
+    if _already_done(ticket, request_key):
+        return ticket
+    # Cost can be booked after resolution, the rest only while the ticket is open.
+    if set(changes) - {"labour_cost", "logistics_cost", "other_cost"}:
+        _check(ticket, "update")
+    now = timezone.now()
+    if "requested_at" in changes and changes["requested_at"] > now:
+        raise ApplicationError(_("The request time cannot be in the future."), field="requested_at")
+    before, after, fields = {}, {}, []
+    for name, value in changes.items():
+        old = getattr(ticket, name)
+        if old == value:
+            continue
+        before[name], after[name] = _display(old), _display(value)
+        setattr(ticket, name, value)
+        fields.append(name)
+    if not fields:
+        return ticket
+    if {"priority", "category", "requested_at"} & set(fields):
+        _apply_sla(ticket)
+        fields += ["response_due_at", "resolution_due_at"]
+    if (
+        "team" in fields
+        and ticket.assignee
+        and not assignable_users(ticket.team).filter(pk=ticket.assignee_id).exists()
+    ):
+        before["assignee"], after["assignee"] = _user_key(ticket.assignee), None
+        ticket.assignee = None
+        fields.append("assignee")
+    _save(ticket, fields, now)
+    _record(ticket, EventKind.UPDATED, by, at=now, before=before, after=after, request_key=request_key)
+    return ticket
+
+
+@transaction.atomic
+def add_reply(*, ticket: Ticket | int, by, body: str, request_key: str | None = None) -> Ticket:
+    """A public reply to the customer. Sets ``first_response_at`` the first time and
+    moves a new ticket to open. Writes a ``reply`` event."""
+    body = (body or "").strip()
+    if not body:
+        raise ApplicationError(_("Write the reply first."), field="body")
+    ticket = _locked(ticket)
+    if _already_done(ticket, request_key):
+        return ticket
+    _check(ticket, "reply")
+    now = timezone.now()
+    before = {"status": ticket.status}
+    fields = ["public_reply_count"]
+    ticket.public_reply_count += 1
+    if ticket.first_response_at is None:
+        ticket.first_response_at = now
+        fields.append("first_response_at")
+    if ticket.status == Status.NEW:
+        ticket.status = Status.OPEN
+        fields.append("status")
+    _save(ticket, fields, now)
+    _record(
+        ticket,
+        EventKind.REPLY,
+        by,
+        at=now,
+        body=body,
+        before=before,
+        after={"status": ticket.status},
+        request_key=request_key,
+    )
+    return ticket
+
+
+@transaction.atomic
+def add_note(*, ticket: Ticket | int, by, body: str, request_key: str | None = None) -> Ticket:
+    """An internal note: never sets ``first_response_at``, never reaches the customer."""
+    body = (body or "").strip()
+    if not body:
+        raise ApplicationError(_("Write the note first."), field="body")
+    ticket = _locked(ticket)
+    if _already_done(ticket, request_key):
+        return ticket
+    now = timezone.now()
+    _save(ticket, [], now)
+    _record(ticket, EventKind.NOTE, by, at=now, body=body, request_key=request_key)
+    return ticket
+
+
+@transaction.atomic
+def assign_ticket(*, ticket: Ticket | int, by, assignee, request_key: str | None = None) -> Ticket:
+    """Give the ticket to ``assignee`` (a member or the supervisor of its team).
+
+    Moving it from one agent to another counts a reassignment; a first assignment
+    does not. Writes an ``assigned`` event."""
+    ticket = _locked(ticket)
+    if _already_done(ticket, request_key):
+        return ticket
+    _check(ticket, "assign")
+    if assignee is None:
+        raise ApplicationError(_("Choose who takes the ticket."), field="assignee")
+    _check_assignee(ticket.team, assignee)
+    if ticket.assignee_id == assignee.pk:
+        raise ApplicationError(_("The ticket is already assigned to %s.") % assignee, field="assignee")
+    now = timezone.now()
+    previous = ticket.assignee
+    fields = ["assignee"]
+    if previous is not None:
+        ticket.reassign_count += 1
+        fields.append("reassign_count")
+    ticket.assignee = assignee
+    if ticket.status == Status.NEW:
+        ticket.status = Status.OPEN
+        fields.append("status")
+    _save(ticket, fields, now)
+    _record(
+        ticket,
+        EventKind.ASSIGNED,
+        by,
+        at=now,
+        before={"assignee": _user_key(previous)},
+        after={"assignee": _user_key(assignee)},
+        request_key=request_key,
+    )
+    return ticket
+
+
+#: Stands for "the time of the transition" in a ``stamp`` mapping.
+_NOW: Any = object()
+
+
+def _transition(
+    ticket: Ticket | int,
+    action: str,
+    kind: str,
+    by,
+    body: str,
+    request_key: str | None,
+    stamp: dict[str, datetime | None],
+    counters: tuple[str, ...] = (),
+) -> Ticket:
+    ticket = _locked(ticket)
+    if _already_done(ticket, request_key):
+        return ticket
+    _check(ticket, action)
+    now = timezone.now()
+    target = TRANSITIONS[action][1]
+    before: dict[str, Any] = {"status": ticket.status}
+    after: dict[str, Any] = {"status": target}
+    fields = ["status"]
+    ticket.status = target
+    for name, value in stamp.items():
+        value = now if value is _NOW else value
+        before[name], after[name] = _iso(getattr(ticket, name)), _iso(value)
+        setattr(ticket, name, value)
+        fields.append(name)
+    for name in counters:
+        setattr(ticket, name, getattr(ticket, name) + 1)
+        fields.append(name)
+    _save(ticket, fields, now)
+    _record(ticket, kind, by, at=now, body=body, before=before, after=after, request_key=request_key)
+    return ticket
+
+
+@transaction.atomic
+def mark_pending(*, ticket: Ticket | int, by, note: str = "", request_key: str | None = None) -> Ticket:
+    """Waiting on the customer. From new or open. Writes a ``pending`` event."""
+    return _transition(ticket, "pending", EventKind.PENDING, by, note.strip(), request_key, {})
+
+
+@transaction.atomic
+def resolve_ticket(*, ticket: Ticket | int, by, note: str, request_key: str | None = None) -> Ticket:
+    """Resolved, with a resolution note. Sets ``resolved_at``. Writes a ``resolved`` event."""
+    note = (note or "").strip()
+    if not note:
+        raise ApplicationError(_("Describe how the problem was resolved."), field="note")
+    return _transition(ticket, "resolve", EventKind.RESOLVED, by, note, request_key, {"resolved_at": _NOW})
+
+
+@transaction.atomic
+def close_ticket(*, ticket: Ticket | int, by, note: str = "", request_key: str | None = None) -> Ticket:
+    """Closed after resolution. Sets ``closed_at``. Writes a ``closed`` event."""
+    return _transition(ticket, "close", EventKind.CLOSED, by, (note or "").strip(), request_key, {"closed_at": _NOW})
+
+
+@transaction.atomic
+def reopen_ticket(*, ticket: Ticket | int, by, reason: str, request_key: str | None = None) -> Ticket:
+    """Back to open from resolved or closed: counts a reopen and clears the resolution
+    and closing times (the event keeps them). Writes a ``reopened`` event."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ApplicationError(_("Say why the ticket is reopened."), field="reason")
+    return _transition(
+        ticket,
+        "reopen",
+        EventKind.REOPENED,
+        by,
+        reason,
+        request_key,
+        {"resolved_at": None, "closed_at": None},
+        counters=("reopen_count",),
+    )

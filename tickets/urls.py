@@ -1,0 +1,18 @@
+from django.urls import path
+
+from tickets import views
+
+app_name = "tickets"
+
+urlpatterns = [
+    path("", views.ticket_list, name="list"),
+    path("new/", views.ticket_create, name="create"),
+    path("<int:pk>/", views.ticket_detail, name="detail"),
+    path("<int:pk>/reply/", views.ticket_reply, name="reply"),
+    path("<int:pk>/note/", views.ticket_note, name="note"),
+    path("<int:pk>/assign/", views.ticket_assign, name="assign"),
+    path("<int:pk>/pending/", views.ticket_pending, name="pending"),
+    path("<int:pk>/resolve/", views.ticket_resolve, name="resolve"),
+    path("<int:pk>/close/", views.ticket_close, name="close"),
+    path("<int:pk>/reopen/", views.ticket_reopen, name="reopen"),
+]

@@ -1,0 +1,260 @@
+"""The agent's desk in the browser: the queue, logging a ticket, and the ticket page.
+
+Every action is one POST that works without JavaScript: the form is validated,
+the service in tickets.services acts, and the browser returns to the ticket with
+a message. A refused action re-renders the page with the form and what was typed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from config.exceptions import ApplicationError
+from tickets import forms, services
+from tickets.filters import TicketFilter
+from tickets.models import Ticket
+from tickets.selectors import get_ticket_for_user, queue_for_user, sla_clock, teams_for_user, timeline_for
+
+QUEUE_PAGE_SIZE = 25
+
+
+@require_GET
+@login_required
+def ticket_list(request: HttpRequest) -> HttpResponse:
+    filterset = TicketFilter(request.GET or None, queryset=queue_for_user(request.user), request=request)
+    page = Paginator(filterset.qs, QUEUE_PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "tickets/list.html",
+        {"filter": filterset, "page": page, "query": query.urlencode()},
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def ticket_create(request: HttpRequest) -> HttpResponse:
+    form = forms.TicketCreateForm(request.POST or None, teams=teams_for_user(request.user))
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            with transaction.atomic():
+                customer = services.find_or_create_customer(
+                    name=data["customer_name"],
+                    email=data["customer_email"],
+                    phone=data["customer_phone"],
+                    language=data["customer_language"],
+                )
+                ticket = services.create_ticket(
+                    by=request.user,
+                    customer=customer,
+                    **{
+                        k: data[k]
+                        for k in (
+                            "subject",
+                            "description",
+                            "category",
+                            "channel",
+                            "priority",
+                            "team",
+                            "assignee",
+                            "product",
+                            "serial_number",
+                        )
+                    },
+                    requested_at=data["requested_at"],
+                )
+        except ApplicationError as error:
+            form.add_error(error.field if error.field in form.fields else None, error.message)
+        else:
+            messages.success(request, _("Ticket %s was created.") % ticket.reference)
+            return redirect("tickets:detail", pk=ticket.pk)
+    return render(request, "tickets/create.html", {"form": form}, status=400 if form.errors else 200)
+
+
+#: The ticket page's action panels: (name, title, button). Reply and note sit in the main column.
+SIDE_ACTIONS = (
+    ("assign", gettext_lazy("Assign"), gettext_lazy("Assign")),
+    ("pending", gettext_lazy("Wait for the customer"), gettext_lazy("Mark pending")),
+    ("resolve", gettext_lazy("Resolve"), gettext_lazy("Resolve")),
+    ("close", gettext_lazy("Close"), gettext_lazy("Close")),
+    ("reopen", gettext_lazy("Reopen"), gettext_lazy("Reopen")),
+)
+
+
+def _action_forms(ticket: Ticket, bound: dict[str, Any] | None = None) -> dict[str, Any]:
+    allowed = services.allowed_actions(ticket)
+    makers: dict[str, Callable[[], Any]] = {
+        "reply": forms.ReplyForm,
+        "note": forms.NoteForm,
+        "assign": lambda: forms.AssignForm(ticket=ticket),
+        "pending": forms.PendingForm,
+        "resolve": forms.ResolveForm,
+        "close": forms.CloseForm,
+        "reopen": forms.ReopenForm,
+    }
+    built = {name: make() for name, make in makers.items() if name in allowed}
+    built.update(bound or {})
+    return built
+
+
+def _side_actions(ticket: Ticket, built: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": name,
+            "title": title,
+            "button": button,
+            "form": built[name],
+            "url": reverse(f"tickets:{name}", args=[ticket.pk]),
+        }
+        for name, title, button in SIDE_ACTIONS
+        if name in built
+    ]
+
+
+def _detail(request: HttpRequest, ticket: Ticket, bound: dict[str, Any] | None = None, status: int = 200):
+    now = timezone.now()
+    built = _action_forms(ticket, bound)
+    context = {
+        "ticket": ticket,
+        "events": timeline_for(ticket),
+        "sla": sla_clock(ticket, now),
+        "forms": built,
+        "side_actions": _side_actions(ticket, built),
+        "overdue": ticket.is_overdue(now),
+    }
+    return render(request, "tickets/detail.html", context, status=status)
+
+
+@require_GET
+@login_required
+def ticket_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    return _detail(request, get_ticket_for_user(request.user, pk))
+
+
+def _act(
+    request: HttpRequest, pk: int, name: str, form: Any, act: Callable[[Ticket, dict[str, Any]], Any], done: str
+) -> HttpResponse:
+    """Validate ``form``, call the service, and return to the ticket (or re-render with errors)."""
+    ticket = get_ticket_for_user(request.user, pk, write=True)
+    if form.is_valid():
+        try:
+            act(ticket, form.cleaned_data)
+        except ApplicationError as error:
+            form.add_error(error.field if error.field in form.fields else None, error.message)
+        else:
+            messages.success(request, done)
+            return redirect("tickets:detail", pk=ticket.pk)
+    ticket.refresh_from_db()
+    messages.error(request, _("The action was not carried out; see the message below."))
+    return _detail(request, ticket, bound={name: form}, status=400)
+
+
+def _key(data: dict[str, Any]) -> str | None:
+    return data.get("request_key") or None
+
+
+@require_POST
+@login_required
+def ticket_reply(request: HttpRequest, pk: int) -> HttpResponse:
+    return _act(
+        request,
+        pk,
+        "reply",
+        forms.ReplyForm(request.POST),
+        lambda t, d: services.add_reply(ticket=t, by=request.user, body=d["body"], request_key=_key(d)),
+        _("Your reply was added."),
+    )
+
+
+@require_POST
+@login_required
+def ticket_note(request: HttpRequest, pk: int) -> HttpResponse:
+    return _act(
+        request,
+        pk,
+        "note",
+        forms.NoteForm(request.POST),
+        lambda t, d: services.add_note(ticket=t, by=request.user, body=d["body"], request_key=_key(d)),
+        _("The internal note was added."),
+    )
+
+
+@require_POST
+@login_required
+def ticket_assign(request: HttpRequest, pk: int) -> HttpResponse:
+    ticket = get_ticket_for_user(request.user, pk, write=True)
+    return _act(
+        request,
+        pk,
+        "assign",
+        forms.AssignForm(request.POST, ticket=ticket),
+        lambda t, d: services.assign_ticket(ticket=t, by=request.user, assignee=d["assignee"], request_key=_key(d)),
+        _("The ticket was assigned."),
+    )
+
+
+@require_POST
+@login_required
+def ticket_pending(request: HttpRequest, pk: int) -> HttpResponse:
+    return _act(
+        request,
+        pk,
+        "pending",
+        forms.PendingForm(request.POST),
+        lambda t, d: services.mark_pending(ticket=t, by=request.user, note=d["note"], request_key=_key(d)),
+        _("The ticket is now pending on the customer."),
+    )
+
+
+@require_POST
+@login_required
+def ticket_resolve(request: HttpRequest, pk: int) -> HttpResponse:
+    return _act(
+        request,
+        pk,
+        "resolve",
+        forms.ResolveForm(request.POST),
+        lambda t, d: services.resolve_ticket(ticket=t, by=request.user, note=d["note"], request_key=_key(d)),
+        _("The ticket was resolved."),
+    )
+
+
+@require_POST
+@login_required
+def ticket_close(request: HttpRequest, pk: int) -> HttpResponse:
+    return _act(
+        request,
+        pk,
+        "close",
+        forms.CloseForm(request.POST),
+        lambda t, d: services.close_ticket(ticket=t, by=request.user, note=d["note"], request_key=_key(d)),
+        _("The ticket was closed."),
+    )
+
+
+@require_POST
+@login_required
+def ticket_reopen(request: HttpRequest, pk: int) -> HttpResponse:
+    return _act(
+        request,
+        pk,
+        "reopen",
+        forms.ReopenForm(request.POST),
+        lambda t, d: services.reopen_ticket(ticket=t, by=request.user, reason=d["reason"], request_key=_key(d)),
+        _("The ticket was reopened."),
+    )
