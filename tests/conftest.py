@@ -22,6 +22,11 @@ def _plain_http(settings):
     settings.SECURE_SSL_REDIRECT = False
     # Strong hashing is what production wants and what makes user fixtures slow.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # No collectstatic before unit tests: serve assets by name, without the manifest.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
 
 
 @pytest.fixture

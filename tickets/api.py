@@ -32,8 +32,8 @@ IDEMPOTENCY_HEADER = OpenApiParameter(
 
 class CustomerSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200)
-    email = serializers.EmailField(max_length=254, required=False, allow_blank=True, default="")
-    phone = serializers.CharField(max_length=40, required=False, allow_blank=True, default="")
+    email = serializers.EmailField(max_length=254, required=False, allow_blank=True)
+    phone = serializers.CharField(max_length=40, required=False, allow_blank=True)
 
     def validate(self, attrs):
         if not attrs.get("email") and not attrs.get("phone"):

@@ -1,0 +1,194 @@
+"""The tickets REST API as another system (CRM, phone system) uses it."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+import yaml
+from django.utils import timezone
+from openapi_spec_validator import validate
+from rest_framework.test import APIClient
+
+from tests.factories import CustomerFactory
+from tickets.models import Customer, EventKind, Ticket
+
+pytestmark = pytest.mark.django_db
+
+TICKET_FIELDS = {
+    "id", "reference", "subject", "description", "customer", "product", "serial_number", "category", "channel",
+    "priority", "status", "team", "assignee", "requested_at", "first_response_at", "resolved_at", "closed_at",
+    "response_due_at", "resolution_due_at", "reopen_count", "reassign_count", "created_at", "updated_at",
+}  # fmt: skip
+
+
+def _new(for_team, **overrides):
+    body = {
+        "subject": "洗衣机漏水",
+        "description": "来自 CRM",
+        "customer": {"name": "韩梅梅", "email": "han@example.com", "phone": "13700000000"},
+        "category": "repair",
+        "channel": "web",
+        "priority": "high",
+        "team": for_team.pk,
+        "requested_at": (timezone.now() - timedelta(hours=1)).isoformat(),
+    }
+    body.update(overrides)
+    return body
+
+
+def test_the_whole_flow_token_create_list_read_reply_assign_resolve_close_reopen(agent, colleague, team):
+    client = APIClient()
+    response = client.post("/api/auth/token/", {"username": "alice", "password": "correct horse battery staple"})
+    assert response.status_code == 200
+    client.credentials(HTTP_AUTHORIZATION=f"Token {response.json()['token']}")
+
+    created = client.post("/api/tickets/", _new(team), format="json")
+    assert created.status_code == 201, created.json()
+    ticket = created.json()
+    assert TICKET_FIELDS <= set(ticket)
+    assert ticket["customer"] == {"name": "韩梅梅", "email": "han@example.com", "phone": "13700000000"}
+    assert ticket["status"] == "new" and ticket["category"] == "repair" and ticket["team"] == team.pk
+    assert ticket["reference"].startswith("SR-")
+    assert "+" in ticket["requested_at"] or ticket["requested_at"].endswith("Z")  # ISO 8601 with offset
+    pk = ticket["id"]
+
+    listed = client.get("/api/tickets/", {"priority": "high", "q": "韩梅梅"}).json()
+    assert [t["id"] for t in listed["results"]] == [pk] and "next" in listed
+    assert client.get("/api/tickets/", {"priority": "low"}).json()["results"] == []
+
+    assert client.get(f"/api/tickets/{pk}/").json()["subject"] == "洗衣机漏水"
+
+    replied = client.post(f"/api/tickets/{pk}/replies/", {"body": "已安排师傅"}, format="json").json()
+    assert replied["first_response_at"] and replied["status"] == "open"
+    noted = client.post(f"/api/tickets/{pk}/replies/", {"body": "内部备注", "internal": True}, format="json")
+    assert noted.status_code == 200
+
+    assigned = client.post(f"/api/tickets/{pk}/assign/", {"assignee": "bob"}, format="json").json()
+    assert assigned["assignee"] == "bob"
+    resolved = client.post(f"/api/tickets/{pk}/resolve/", {"note": "更换进水阀"}, format="json").json()
+    assert resolved["status"] == "resolved" and resolved["resolved_at"]
+    closed = client.post(f"/api/tickets/{pk}/close/", {}, format="json").json()
+    assert closed["status"] == "closed" and closed["closed_at"]
+    reopened = client.post(f"/api/tickets/{pk}/reopen/", {"reason": "又漏水"}, format="json").json()
+    assert reopened["status"] == "open" and reopened["reopen_count"] == 1
+
+    kinds = list(Ticket.objects.get(pk=pk).events.values_list("kind", flat=True))
+    assert kinds == ["created", "reply", "note", "assigned", "resolved", "closed", "reopened"]
+
+
+def test_a_customer_is_matched_by_email(api, team):
+    known = CustomerFactory(email="han@example.com")
+    api.post("/api/tickets/", _new(team), format="json")
+    assert Ticket.objects.get().customer == known
+    assert Customer.objects.count() == 1
+
+
+def test_patch_updates_fields_and_recomputes_sla(api, ticket):
+    response = api.patch(f"/api/tickets/{ticket.pk}/", {"priority": "urgent", "labour_cost": "120.50"}, format="json")
+    assert response.status_code == 200, response.json()
+    ticket.refresh_from_db()
+    assert ticket.resolution_due_at == ticket.requested_at + timedelta(hours=8)
+    assert str(ticket.labour_cost) == "120.50"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"subject": ""}, "subject"),
+        ({"subject": "x" * 100_000}, "subject"),
+        ({"customer": {"name": "x", "email": "not-an-email"}}, "customer"),
+        ({"customer": {"name": "x"}}, "customer"),
+        ({"category": "unknown"}, "category"),
+        ({"team": 999999}, "team"),
+        ({"assignee": "nobody"}, "assignee"),
+        ({"channel": "pigeon"}, "channel"),
+        ({"priority": "whenever"}, "priority"),
+        ({"requested_at": "2999-01-01T00:00:00+08:00"}, "requested_at"),
+        ({"requested_at": "yesterday"}, "requested_at"),
+    ],
+)
+def test_bad_input_gets_400_with_field_errors_and_creates_nothing(api, team, overrides, field):
+    response = api.post("/api/tickets/", _new(team, **overrides), format="json")
+    assert response.status_code == 400
+    assert field in response.json()
+    assert Ticket.objects.count() == 0 and Customer.objects.count() == 0
+
+
+def test_an_assignee_outside_the_team_is_a_field_error(api, team, outsider):
+    response = api.post("/api/tickets/", _new(team, assignee=outsider.username), format="json")
+    assert response.status_code == 400 and "assignee" in response.json()
+
+
+@pytest.mark.parametrize(
+    ("action", "body"),
+    [("close", {}), ("reopen", {"reason": "x"})],
+)
+def test_illegal_transitions_are_400_and_change_nothing(api, ticket, action, body):
+    response = api.post(f"/api/tickets/{ticket.pk}/{action}/", body, format="json")
+    assert response.status_code == 400
+    assert "non_field_errors" in response.json()
+    ticket.refresh_from_db()
+    assert ticket.status == "new" and ticket.events.count() == 1
+
+
+def test_resolving_twice_is_400(api, ticket):
+    assert api.post(f"/api/tickets/{ticket.pk}/resolve/", {"note": "ok"}, format="json").status_code == 200
+    assert api.post(f"/api/tickets/{ticket.pk}/resolve/", {"note": "ok"}, format="json").status_code == 400
+
+
+def test_a_client_retry_with_the_same_idempotency_key_replies_once(api, ticket):
+    for _ in range(2):
+        response = api.post(
+            f"/api/tickets/{ticket.pk}/replies/", {"body": "retry"}, format="json", HTTP_IDEMPOTENCY_KEY="r-1"
+        )
+        assert response.status_code == 200
+    assert ticket.events.filter(kind=EventKind.REPLY).count() == 1
+
+
+ENDPOINTS = [
+    ("get", "/api/tickets/{pk}/", None),
+    ("patch", "/api/tickets/{pk}/", {"subject": "stolen"}),
+    ("post", "/api/tickets/{pk}/replies/", {"body": "x"}),
+    ("post", "/api/tickets/{pk}/assign/", {"assignee": "mallory"}),
+    ("post", "/api/tickets/{pk}/pending/", {}),
+    ("post", "/api/tickets/{pk}/resolve/", {"note": "x"}),
+    ("post", "/api/tickets/{pk}/close/", {}),
+    ("post", "/api/tickets/{pk}/reopen/", {"reason": "x"}),
+]
+
+
+@pytest.mark.parametrize(("method", "url", "body"), ENDPOINTS)
+def test_another_teams_agent_gets_404_on_every_endpoint(outsider, ticket, method, url, body):
+    client = APIClient()
+    client.force_authenticate(outsider)
+    response = getattr(client, method)(url.format(pk=ticket.pk), body, format="json")
+    assert response.status_code == 404
+    ticket.refresh_from_db()
+    assert ticket.subject != "stolen" and ticket.events.count() == 1
+
+
+@pytest.mark.parametrize(("method", "url", "body"), [*ENDPOINTS, ("get", "/api/tickets/", None)])
+def test_anonymous_clients_get_401(ticket, method, url, body):
+    response = getattr(APIClient(), method)(url.format(pk=ticket.pk), body, format="json")
+    assert response.status_code == 401
+
+
+def test_the_list_does_not_show_other_teams_tickets(api, ticket, other_ticket):
+    ids = [t["id"] for t in api.get("/api/tickets/").json()["results"]]
+    assert ids == [ticket.pk]
+
+
+def test_a_wrong_password_gets_no_token(agent):
+    response = APIClient().post("/api/auth/token/", {"username": "alice", "password": "wrong"})
+    assert response.status_code == 400 and "token" not in response.json()
+
+
+def test_the_openapi_schema_is_served_and_valid(client):
+    response = client.get("/api/schema/")
+    assert response.status_code == 200
+    schema = yaml.safe_load(response.content)
+    validate(schema)
+    assert schema["openapi"].startswith("3.")
+    for path in ("/api/tickets/", "/api/tickets/{id}/", "/api/tickets/{id}/replies/", "/api/auth/token/"):
+        assert path in schema["paths"], path
