@@ -35,8 +35,18 @@ with Connection(os.environ["CELERY_BROKER_URL"]) as broker:
 @pytest.mark.slow
 def test_the_launcher_starts_a_working_database_and_broker_in_a_folder_and_keeps_the_data(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL")}
-    command = [sys.executable, "-m", "config.embedded", "--data-dir", str(tmp_path), "exec", "--",
-               sys.executable, "-c", CHECK]
+    command = [
+        sys.executable,
+        "-m",
+        "config.embedded",
+        "--data-dir",
+        str(tmp_path),
+        "exec",
+        "--",
+        sys.executable,
+        "-c",
+        CHECK,
+    ]
     first = subprocess.run(command, cwd=BASE_DIR, env=env, capture_output=True, text=True, timeout=180)
     assert first.returncode == 0, first.stdout + first.stderr
     assert f"postgres {tmp_path / 'postgres'}" in first.stdout and " 1\n" in first.stdout

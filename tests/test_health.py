@@ -36,10 +36,17 @@ def test_an_unreachable_database_makes_it_503():
         "r = Client().get('/healthz', SERVER_NAME='localhost');"
         "print(r.status_code, r.content.decode())"
     )
-    env = {**os.environ, "DATABASE_URL": "postgres://postgres@127.0.0.1:1/none", "SECURE_SSL_REDIRECT": "false", "ALLOWED_HOSTS": "localhost",
-           "DJANGO_SETTINGS_MODULE": "config.settings", "DATABASE_CONNECT_TIMEOUT": "2"}
-    out = subprocess.run([sys.executable, "-c", script], env=env, cwd=BASE_DIR, capture_output=True, text=True,
-                         timeout=60)
+    env = {
+        **os.environ,
+        "DATABASE_URL": "postgres://postgres@127.0.0.1:1/none",
+        "SECURE_SSL_REDIRECT": "false",
+        "ALLOWED_HOSTS": "localhost",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DATABASE_CONNECT_TIMEOUT": "2",
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", script], env=env, cwd=BASE_DIR, capture_output=True, text=True, timeout=60
+    )
     status, body = out.stdout.strip().split(" ", 1)
     assert status == "503", out.stderr[-2000:]
     assert json.loads(body)["database"].startswith("error")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import django_filters
+from django import forms
 from django.contrib.auth import get_user_model
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -11,6 +12,7 @@ from tickets.models import Category, Channel, Priority, Status, Team, Ticket
 from tickets.selectors import overdue_q, teams_for_user, text_search_q
 
 User = get_user_model()
+ANY = _("All")
 
 
 def _teams(request):
@@ -29,12 +31,18 @@ class TicketFilter(django_filters.FilterSet):
     status = django_filters.MultipleChoiceFilter(label=_("Status"), choices=Status.choices)
     priority = django_filters.MultipleChoiceFilter(label=_("Priority"), choices=Priority.choices)
     category = django_filters.ModelChoiceFilter(
-        label=_("Category"), queryset=Category.objects.all(), to_field_name="slug"
+        label=_("Category"), queryset=Category.objects.all(), to_field_name="slug", empty_label=ANY
     )
-    channel = django_filters.ChoiceFilter(label=_("Channel"), choices=Channel.choices)
-    team = django_filters.ModelChoiceFilter(label=_("Team"), queryset=_teams)
-    assignee = django_filters.ModelChoiceFilter(label=_("Assignee"), queryset=_assignees, to_field_name="username")
-    overdue = django_filters.BooleanFilter(label=_("Overdue"), method="filter_overdue")
+    channel = django_filters.ChoiceFilter(label=_("Channel"), choices=Channel.choices, empty_label=ANY)
+    team = django_filters.ModelChoiceFilter(label=_("Team"), queryset=_teams, empty_label=ANY)
+    assignee = django_filters.ModelChoiceFilter(
+        label=_("Assignee"), queryset=_assignees, to_field_name="username", empty_label=ANY
+    )
+    overdue = django_filters.BooleanFilter(
+        label=_("Overdue"),
+        method="filter_overdue",
+        widget=forms.Select(choices=[("", ANY), ("true", _("Yes")), ("false", _("No"))]),
+    )
 
     class Meta:
         model = Ticket

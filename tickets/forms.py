@@ -44,7 +44,9 @@ class TicketCreateForm(ActionForm):
         label=_("Customer's language"), choices=settings.LANGUAGES, initial=settings.LANGUAGE_CODE
     )
     subject = forms.CharField(label=_("Subject"), max_length=200)
-    description = forms.CharField(label=_("Description"), max_length=20000, required=False, widget=forms.Textarea)
+    description = forms.CharField(
+        label=_("Description"), max_length=20000, required=False, widget=forms.Textarea(attrs={"rows": 4})
+    )
     category = forms.ModelChoiceField(label=_("Category"), queryset=Category.objects.filter(active=True))
     channel = forms.ChoiceField(label=_("Channel"), choices=Channel.choices, initial=Channel.PHONE)
     priority = forms.ChoiceField(label=_("Priority"), choices=Priority.choices, initial=Priority.NORMAL)

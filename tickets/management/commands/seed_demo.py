@@ -33,17 +33,18 @@ TEAMS = [
     ("维修服务组", "sup2", ["agent3", "agent4"]),
     ("退换货服务组", "sup3", ["agent5", "agent6"]),
 ]
+# Chinese names are written surname first, so the whole name goes in first_name.
 PEOPLE = {
-    "manager": ("经理", "王"),
-    "sup1": ("主管", "李"),
-    "sup2": ("主管", "赵"),
-    "sup3": ("主管", "陈"),
-    "agent1": ("芳", "张"),
-    "agent2": ("伟", "刘"),
-    "agent3": ("静", "杨"),
-    "agent4": ("强", "黄"),
-    "agent5": ("敏", "周"),
-    "agent6": ("磊", "吴"),
+    "manager": "王经理",
+    "sup1": "李主管",
+    "sup2": "赵主管",
+    "sup3": "陈主管",
+    "agent1": "张芳",
+    "agent2": "刘伟",
+    "agent3": "杨静",
+    "agent4": "黄强",
+    "agent5": "周敏",
+    "agent6": "吴磊",
 }
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蒋蔡余杜叶程魏苏吕丁任沈姚卢"
 GIVEN = [
@@ -137,8 +138,9 @@ class Command(BaseCommand):
     def _people(self) -> dict[str, User]:
         managers, _ = Group.objects.get_or_create(name=MANAGERS_GROUP)
         users = {}
-        for username, (first, last) in PEOPLE.items():
-            user, _ = User.objects.get_or_create(username=username, defaults={"first_name": first, "last_name": last})
+        for username, full_name in PEOPLE.items():
+            user, _ = User.objects.get_or_create(username=username, defaults={"first_name": full_name})
+            user.first_name, user.last_name = full_name, ""
             user.set_password(DEMO_PASSWORD)
             user.email = f"{username}@desk.example.com"
             user.is_staff = username == "manager" or username.startswith("sup")
@@ -185,6 +187,7 @@ class Command(BaseCommand):
             numbers = [row[0] for row in cursor.fetchall()]
         agents = {team.pk: list(team.members.all()) for team in teams}
         policies = {}
+        requested_times = sorted(self._request_time(rng, now, days) for _ in range(count))
         batch: list[tuple[Ticket, list[TicketEvent]]] = []
         made = 0
         for index in range(count):
@@ -194,7 +197,7 @@ class Command(BaseCommand):
             key = (priority, categories[slug].pk)
             if key not in policies:
                 policies[key] = sla_policy_for(priority=priority, category_id=categories[slug].pk)
-            requested = self._request_time(rng, now, days)
+            requested = requested_times[index]
             ticket, events = self._one(
                 rng,
                 now,
@@ -224,7 +227,9 @@ class Command(BaseCommand):
         local = timezone.localtime(now - timedelta(days=age_days))
         hour = min(22, max(7, int(rng.gauss(13, 3.2))))
         local = local.replace(hour=hour, minute=rng.randrange(60), second=rng.randrange(60), microsecond=0)
-        return min(local, now - timedelta(minutes=5))
+        if local > now:  # office hours of today not reached yet: the same hour yesterday
+            local -= timedelta(days=1)
+        return local
 
     def _one(self, rng, now, requested, number, category, team, agents, priority, policy, customer):
         product = rng.choice(PRODUCTS)
