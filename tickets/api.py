@@ -171,7 +171,9 @@ class TicketListCreateApi(generics.ListAPIView):
     def get_queryset(self):
         return queue_for_user(self.request.user)
 
-    @extend_schema(request=TicketCreateInputSerializer, responses={201: TicketOutputSerializer})
+    @extend_schema(
+        request=TicketCreateInputSerializer, responses={201: TicketOutputSerializer}, parameters=[IDEMPOTENCY_HEADER]
+    )
     def post(self, request: Request) -> Response:
         data = TicketCreateInputSerializer(data=request.data, context={"request": request})
         data.is_valid(raise_exception=True)
@@ -179,7 +181,9 @@ class TicketListCreateApi(generics.ListAPIView):
         customer_data = values.pop("customer")
         with transaction.atomic():
             customer = services.find_or_create_customer(**customer_data)
-            ticket = services.create_ticket(by=request.user, customer=customer, **values)
+            ticket = services.create_ticket(
+                by=request.user, customer=customer, request_key=_request_key(request), **values
+            )
         return _output(ticket, status.HTTP_201_CREATED)
 
 

@@ -15,7 +15,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -182,8 +182,17 @@ def create_ticket(
     labour_cost: Decimal = Decimal("0"),
     logistics_cost: Decimal = Decimal("0"),
     other_cost: Decimal = Decimal("0"),
+    request_key: str | None = None,
 ) -> Ticket:
-    """Open a ticket with its reference and SLA due times. Writes a ``created`` event."""
+    """Open a ticket with its reference and SLA due times. Writes a ``created`` event.
+
+    With a ``request_key`` already used, returns the ticket that key created (a
+    double submit or a client retry creates one ticket). Keys are per user."""
+    if request_key:
+        request_key = f"{by.pk if by else '-'}:{request_key}"[:64]
+        existing = Ticket.objects.filter(creation_key=request_key).first()
+        if existing is not None:
+            return existing
     now = timezone.now()
     requested_at = requested_at or now
     if requested_at > now:
@@ -209,9 +218,18 @@ def create_ticket(
         other_cost=other_cost,
         created_at=now,
         updated_at=now,
+        creation_key=request_key or None,
     )
     _apply_sla(ticket)
-    ticket.save()
+    try:
+        with transaction.atomic():
+            ticket.save()
+    except IntegrityError:
+        # The same key won a race a moment ago: that ticket is the one.
+        existing = Ticket.objects.filter(creation_key=request_key).first() if request_key else None
+        if existing is None:
+            raise
+        return existing
     _record(ticket, EventKind.CREATED, by, at=now, after={"status": Status.NEW, "assignee": _user_key(assignee)})
     return ticket
 

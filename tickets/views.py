@@ -77,6 +77,7 @@ def ticket_create(request: HttpRequest) -> HttpResponse:
                         )
                     },
                     requested_at=data["requested_at"],
+                    request_key=_key(data),
                 )
         except ApplicationError as error:
             form.add_error(error.field if error.field in form.fields else None, error.message)

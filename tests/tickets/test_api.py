@@ -77,6 +77,17 @@ def test_the_whole_flow_token_create_list_read_reply_assign_resolve_close_reopen
     assert kinds == ["created", "reply", "note", "assigned", "resolved", "closed", "reopened"]
 
 
+def test_a_create_retried_with_the_same_idempotency_key_makes_one_ticket(api, team, outsider, other_team):
+    first = api.post("/api/tickets/", _new(team), format="json", HTTP_IDEMPOTENCY_KEY="crm-42")
+    second = api.post("/api/tickets/", _new(team), format="json", HTTP_IDEMPOTENCY_KEY="crm-42")
+    assert first.json()["id"] == second.json()["id"] and Ticket.objects.count() == 1
+    # Keys belong to their user: another user's same key is a new ticket, never theirs.
+    other = APIClient()
+    other.force_authenticate(outsider)
+    response = other.post("/api/tickets/", _new(other_team), format="json", HTTP_IDEMPOTENCY_KEY="crm-42")
+    assert response.status_code == 201 and response.json()["id"] != first.json()["id"]
+
+
 def test_a_customer_is_matched_by_email(api, team):
     known = CustomerFactory(email="han@example.com")
     api.post("/api/tickets/", _new(team), format="json")

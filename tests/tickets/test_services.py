@@ -6,7 +6,7 @@ import re
 from datetime import timedelta
 
 import pytest
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from config.exceptions import ApplicationError
 from tests.factories import CustomerFactory, UserFactory, make_ticket
@@ -14,6 +14,12 @@ from tickets import services
 from tickets.models import Category, Customer, EventKind, SLAPolicy, Status, TicketEvent
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _english():
+    with translation.override("en"):
+        yield
 
 
 def _to(ticket, status, by):

@@ -134,6 +134,12 @@ class TestCreate:
         assert ticket.resolution_due_at == ticket.requested_at + timedelta(hours=24)
         assert ticket.reference in _page(agent_client.get(response.url))
 
+    def test_a_double_clicked_create_makes_one_ticket(self, agent_client, team):
+        first = self._post(agent_client, team, request_key="form-1")
+        second = self._post(agent_client, team, request_key="form-1")
+        assert Ticket.objects.count() == 1
+        assert first.url == second.url
+
     def test_an_existing_customer_is_found_again_by_phone(self, agent_client, team):
         known = CustomerFactory(name="李雷", email="", phone="13800000001")
         self._post(agent_client, team, customer_email="")
