@@ -196,7 +196,7 @@ class Ticket(models.Model):
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     updated_at = models.DateTimeField(_("updated"), default=timezone.now)
     # The key sent with the form or API call that created the ticket: a resubmit finds it again.
-    creation_key = models.CharField(max_length=64, null=True, blank=True, unique=True, editable=False)  # noqa: DJ001
+    creation_key = models.CharField(max_length=64, null=True, blank=True, unique=True, editable=False)
 
     class Meta:
         verbose_name = _("ticket")
