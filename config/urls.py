@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
@@ -17,5 +18,11 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/auth/token/", ObtainAuthToken.as_view(), name="api-token"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("s/", include("surveys.public_urls")),
+    path("surveys/", include("surveys.urls")),
     path("api/", include("tickets.api_urls")),
+    path("api/", include("surveys.api_urls")),
 ]
+
+if settings.DEBUG:
+    urlpatterns += [path("dev/outbox/", include("outbox.urls"))]

@@ -8,25 +8,71 @@
 
 from __future__ import annotations
 
+import importlib
+
 import pytest
+from django.apps import apps as django_apps
+from django.conf import settings as django_settings
 from django.contrib.auth.models import Group
+from django.test import override_settings
 from rest_framework.test import APIClient
 
+from config.celery import app as celery_app
 from tests.factories import TeamFactory, UserFactory, make_ticket
+from tests.smtp import SMTPServer
 from tickets.selectors import MANAGERS_GROUP
 
 
 @pytest.fixture(autouse=True)
-def _plain_http(settings):
-    # The suite runs the production settings; the test client speaks plain HTTP.
-    settings.SECURE_SSL_REDIRECT = False
-    # Strong hashing is what production wants and what makes user fixtures slow.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    # No collectstatic before unit tests: serve assets by name, without the manifest.
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-    }
+def _celery_eager(request):
+    """Unit tests run tasks in-process; tests marked ``worker`` use a real Celery worker."""
+    eager = request.node.get_closest_marker("worker") is None
+    previous = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = eager
+    yield
+    celery_app.conf.task_always_eager = previous
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _test_settings():
+    """Session-wide, so that the live server (a session fixture) starts with them too."""
+    overrides = override_settings(
+        # The suite runs the production settings; test clients and the live server speak plain HTTP.
+        SECURE_SSL_REDIRECT=False,
+        # Strong hashing is what production wants and what makes user fixtures slow.
+        PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"],
+        # No collectstatic before the tests: assets are served by name, without the manifest.
+        STORAGES={
+            **django_settings.STORAGES,
+            "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+        },
+    )
+    overrides.enable()
+    yield
+    overrides.disable()
+
+
+#: The data migrations that load reference data (categories, SLA policies, survey template, schedules).
+REFERENCE_DATA = [
+    "tickets.migrations.0002_reference_sequence_and_defaults",
+    "outbox.migrations.0002_sweep_schedule",
+    "surveys.migrations.0002_default_template_and_schedule",
+]
+
+
+@pytest.fixture(autouse=True)
+def _reference_data(request):
+    """Transactional tests empty every table when they end; load the reference data again
+    (the data migrations' own functions, which are idempotent) for each of them."""
+    marker = request.node.get_closest_marker("django_db")
+    transactional = (marker and marker.kwargs.get("transaction")) or "live_server" in request.fixturenames
+    if not transactional:
+        return
+    request.getfixturevalue("transactional_db")
+    for module in REFERENCE_DATA:
+        migration = importlib.import_module(module)
+        load = getattr(migration, "add_defaults", None) or migration.add_schedule
+        load(django_apps, None)
 
 
 @pytest.fixture
@@ -91,3 +137,16 @@ def api(agent):
     client = APIClient()
     client.force_authenticate(agent)
     return client
+
+
+@pytest.fixture
+def smtp_server(settings):
+    """A real SMTP server on loopback (aiosmtpd); the desk's e-mail goes to it."""
+    server = SMTPServer()
+    server.start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", server.port
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+    yield server
+    server.stop()

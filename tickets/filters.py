@@ -15,14 +15,14 @@ User = get_user_model()
 ANY = _("All")
 
 
-def _teams(request):
+def user_teams(request):
     return teams_for_user(request.user) if request is not None else Team.objects.none()
 
 
-def _assignees(request):
+def user_assignees(request):
     if request is None:
         return User.objects.none()
-    teams = _teams(request)
+    teams = user_teams(request)
     return User.objects.filter(Q(desk_teams__in=teams) | Q(supervised_teams__in=teams)).distinct().order_by("username")
 
 
@@ -34,9 +34,9 @@ class TicketFilter(django_filters.FilterSet):
         label=_("Category"), queryset=Category.objects.all(), to_field_name="slug", empty_label=ANY
     )
     channel = django_filters.ChoiceFilter(label=_("Channel"), choices=Channel.choices, empty_label=ANY)
-    team = django_filters.ModelChoiceFilter(label=_("Team"), queryset=_teams, empty_label=ANY)
+    team = django_filters.ModelChoiceFilter(label=_("Team"), queryset=user_teams, empty_label=ANY)
     assignee = django_filters.ModelChoiceFilter(
-        label=_("Assignee"), queryset=_assignees, to_field_name="username", empty_label=ANY
+        label=_("Assignee"), queryset=user_assignees, to_field_name="username", empty_label=ANY
     )
     overdue = django_filters.BooleanFilter(
         label=_("Overdue"),

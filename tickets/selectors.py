@@ -117,6 +117,9 @@ def sla_policy_for(*, priority: str, category_id: int | None) -> SLAPolicy | Non
     )
 
 
+TICKET_FIELDS = {field.name for field in Ticket._meta.get_fields()}
+
+
 def _field_label(name: str) -> str:
     try:
         return str(Ticket._meta.get_field(name).verbose_name)
@@ -140,7 +143,7 @@ def timeline_for(ticket: Ticket) -> list:
         event.changes = [
             (_field_label(name), _field_value(name, event.before.get(name)), _field_value(name, value))
             for name, value in event.after.items()
-            if event.before.get(name) != value
+            if name in TICKET_FIELDS and event.before.get(name) != value
         ]
     return events
 

@@ -15,12 +15,15 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from config.exceptions import ApplicationError
+from outbox.services import queue_email
+from surveys.services import invite_to_survey
 from tickets.models import (
     OPEN_STATUSES,
     Category,
@@ -146,6 +149,22 @@ def find_or_create_customer(*, name: str, email: str = "", phone: str = "", lang
     if changed:
         customer.save(update_fields=changed)
     return customer
+
+
+def _email_customer(ticket: Ticket, template: str, context: dict[str, Any]) -> bool:
+    """Queue an e-mail to the ticket's customer through the outbox. False when they have no address."""
+    customer = ticket.customer
+    if not customer.email:
+        return False
+    queue_email(
+        to=customer.email,
+        template=template,
+        context={"ticket": ticket, "customer": customer, "desk_name": settings.DESK_NAME, **context},
+        language=customer.preferred_language,
+        kind=template,
+        ticket=ticket,
+    )
+    return True
 
 
 def _check_assignee(team: Team, assignee) -> None:
@@ -307,7 +326,8 @@ def update_ticket(*, ticket: Ticket | int, by, request_key: str | None = None, *
 @transaction.atomic
 def add_reply(*, ticket: Ticket | int, by, body: str, request_key: str | None = None) -> Ticket:
     """A public reply to the customer. Sets ``first_response_at`` the first time and
-    moves a new ticket to open. Writes a ``reply`` event."""
+    moves a new ticket to open. Writes a ``reply`` event and queues the reply to the
+    customer's e-mail address through the outbox (none without an address)."""
     body = (body or "").strip()
     if not body:
         raise ApplicationError(_("Write the reply first."), field="body")
@@ -326,6 +346,7 @@ def add_reply(*, ticket: Ticket | int, by, body: str, request_key: str | None = 
         ticket.status = Status.OPEN
         fields.append("status")
     _save(ticket, fields, now)
+    emailed = _email_customer(ticket, "ticket_reply", {"body": body})
     _record(
         ticket,
         EventKind.REPLY,
@@ -333,7 +354,7 @@ def add_reply(*, ticket: Ticket | int, by, body: str, request_key: str | None = 
         at=now,
         body=body,
         before=before,
-        after={"status": ticket.status},
+        after={"status": ticket.status, "emailed": emailed},
         request_key=request_key,
     )
     return ticket
@@ -437,11 +458,14 @@ def mark_pending(*, ticket: Ticket | int, by, note: str = "", request_key: str |
 
 @transaction.atomic
 def resolve_ticket(*, ticket: Ticket | int, by, note: str, request_key: str | None = None) -> Ticket:
-    """Resolved, with a resolution note. Sets ``resolved_at``. Writes a ``resolved`` event."""
+    """Resolved, with a resolution note. Sets ``resolved_at``. Writes a ``resolved`` event
+    and, the first time, the satisfaction survey invitation (surveys.services.invite_to_survey)."""
     note = (note or "").strip()
     if not note:
         raise ApplicationError(_("Describe how the problem was resolved."), field="note")
-    return _transition(ticket, "resolve", EventKind.RESOLVED, by, note, request_key, {"resolved_at": _NOW})
+    ticket = _transition(ticket, "resolve", EventKind.RESOLVED, by, note, request_key, {"resolved_at": _NOW})
+    invite_to_survey(ticket)
+    return ticket
 
 
 @transaction.atomic

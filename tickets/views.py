@@ -23,6 +23,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from config.exceptions import ApplicationError
+from surveys.selectors import survey_panel
 from tickets import forms, services
 from tickets.filters import TicketFilter
 from tickets.models import Ticket
@@ -137,6 +138,7 @@ def _detail(request: HttpRequest, ticket: Ticket, bound: dict[str, Any] | None =
         "forms": built,
         "side_actions": _side_actions(ticket, built),
         "overdue": ticket.is_overdue(now),
+        "survey": survey_panel(ticket),
     }
     return render(request, "tickets/detail.html", context, status=status)
 

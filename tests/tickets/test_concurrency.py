@@ -11,8 +11,7 @@ from tests.factories import make_ticket
 from tickets import services
 from tickets.models import EventKind, Status
 
-# serialized_rollback: the flush after a transactional test would drop the default categories.
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def _race(*actions):

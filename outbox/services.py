@@ -1,0 +1,124 @@
+"""Queue e-mail in the caller's transaction; deliver it afterwards, exactly once per success.
+
+``queue_email`` renders a subject / text / HTML triplet from ``templates/emails/``
+in the recipient's language and writes an ``OutgoingEmail`` row. After the
+transaction commits, a Celery task is asked to deliver it; if the broker is down,
+the row simply waits for the sweeper (``sweep``, on the beat schedule).
+
+``deliver`` claims a row with a conditional UPDATE before talking to SMTP, so
+concurrent workers and sweepers never send the same message twice. A failed
+attempt is retried with exponential backoff up to ``OUTBOX_MAX_ATTEMPTS``; the
+last error stays on the row, visible in admin.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives, get_connection
+from django.db import transaction
+from django.db.models import F, Q
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
+
+from outbox.models import EmailStatus, OutgoingEmail
+
+logger = logging.getLogger(__name__)
+
+#: How long a sender may hold a claimed message before another may take it over.
+LEASE = timedelta(minutes=5)
+
+
+def render_email(template: str, context: dict[str, Any], language: str) -> tuple[str, str, str]:
+    """Subject, text and HTML of ``templates/emails/<template>_{subject.txt,.txt,.html}``."""
+    with translation.override(language):
+        subject = render_to_string(f"emails/{template}_subject.txt", context)
+        text = render_to_string(f"emails/{template}.txt", context)
+        html = render_to_string(f"emails/{template}.html", context)
+    return " ".join(subject.split())[:998], text, html
+
+
+def queue_email(
+    *, to: str, template: str, context: dict[str, Any], language: str, kind: str, ticket=None
+) -> OutgoingEmail:
+    """Write the message to the outbox and have it sent after the current transaction commits."""
+    subject, text, html = render_email(template, context, language)
+    email = OutgoingEmail.objects.create(
+        kind=kind, to=to, subject=subject, body_text=text, body_html=html, language=language, ticket=ticket
+    )
+    transaction.on_commit(lambda: enqueue_delivery(email.pk))
+    return email
+
+
+def enqueue_delivery(pk: int) -> None:
+    """Ask a worker to deliver ``pk`` now. Never raises: the sweeper covers a broker outage."""
+    from outbox.tasks import deliver_email
+
+    try:
+        deliver_email.apply_async((pk,), retry=False)
+    except Exception as error:  # the broker is unreachable: the row waits for the sweeper
+        logger.warning("Could not queue delivery of e-mail %s (%s); the outbox sweeper will send it.", pk, error)
+
+
+def _due() -> Q:
+    now = timezone.now()
+    return Q(status=EmailStatus.PENDING, next_attempt_at__lte=now) | Q(status=EmailStatus.SENDING, locked_until__lt=now)
+
+
+def backoff(attempts: int) -> timedelta:
+    """1, 2, 4, 8 … minutes after the n-th failed attempt, at most 6 hours."""
+    return timedelta(minutes=min(2 ** max(attempts - 1, 0), 360))
+
+
+def deliver(pk: int) -> bool:
+    """Claim and send one message. True when this call sent it; False when it was not
+    due, already taken by another sender, or the attempt failed (then rescheduled)."""
+    now = timezone.now()
+    claimed = OutgoingEmail.objects.filter(_due(), pk=pk).update(
+        status=EmailStatus.SENDING, locked_until=now + LEASE, attempts=F("attempts") + 1
+    )
+    if not claimed:
+        return False
+    email = OutgoingEmail.objects.get(pk=pk)
+    message = EmailMultiAlternatives(
+        subject=email.subject,
+        body=email.body_text,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[email.to],
+        headers={"Message-ID": email.message_id, "Auto-Submitted": "auto-generated"},
+    )
+    if email.body_html:
+        message.attach_alternative(email.body_html, "text/html")
+    try:
+        with get_connection(timeout=settings.EMAIL_TIMEOUT) as connection:
+            connection.send_messages([message])
+    except Exception as error:  # SMTP refused, timed out, DNS … : keep the reason, try later
+        gave_up = email.attempts >= settings.OUTBOX_MAX_ATTEMPTS
+        OutgoingEmail.objects.filter(pk=pk, status=EmailStatus.SENDING).update(
+            status=EmailStatus.FAILED if gave_up else EmailStatus.PENDING,
+            next_attempt_at=timezone.now() + backoff(email.attempts),
+            locked_until=None,
+            last_error=f"{error.__class__.__name__}: {error}"[:2000],
+        )
+        logger.warning("E-mail %s to %s failed (attempt %s): %s", pk, email.to, email.attempts, error)
+        return False
+    OutgoingEmail.objects.filter(pk=pk).update(
+        status=EmailStatus.SENT, sent_at=timezone.now(), locked_until=None, last_error=""
+    )
+    return True
+
+
+def sweep(limit: int = 200) -> int:
+    """Deliver every message that is due (a broker outage, a crashed worker, a retry). Returns how many were sent."""
+    pks = list(OutgoingEmail.objects.filter(_due()).order_by("next_attempt_at").values_list("pk", flat=True)[:limit])
+    return sum(deliver(pk) for pk in pks)
+
+
+def retry_now(queryset) -> int:
+    """Admin action: make failed or waiting messages due immediately (attempts start over)."""
+    return queryset.exclude(status=EmailStatus.SENT).update(
+        status=EmailStatus.PENDING, next_attempt_at=timezone.now(), attempts=0, locked_until=None
+    )

@@ -1,0 +1,255 @@
+"""Inviting, reminding, answering, and closing the loop on an unhappy answer."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import DateTimeField, ExpressionWrapper, F, Value
+from django.db.models.functions import Coalesce
+from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.crypto import salted_hmac
+from django.utils.translation import gettext as _
+
+from config.exceptions import ApplicationError
+from outbox.services import queue_email
+from surveys.models import QuestionKind, QuestionRole, SurveyInvitation, SurveyResponse, SurveyTemplate, detractor
+from tickets.models import Category, Channel, Priority, Ticket
+
+TOKEN_SALT = "surveys.invitation"
+
+
+class SurveyClosed(ApplicationError):
+    """The link can no longer be answered; ``reason`` is "answered" or "expired"."""
+
+    def __init__(self, reason: str):
+        message = (
+            _("This survey has already been answered.") if reason == "answered" else _("This survey link has expired.")
+        )
+        super().__init__(message)
+        self.reason = reason
+
+
+def token_for(nonce: str) -> str:
+    """The link token: 256 bits of HMAC over a random nonce, unusable without SECRET_KEY."""
+    digest = salted_hmac(TOKEN_SALT, nonce, algorithm="sha256").digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def survey_url(invitation: SurveyInvitation) -> str:
+    return settings.SITE_URL + reverse("surveys:answer", args=[token_for(invitation.nonce)])
+
+
+def active_template() -> SurveyTemplate | None:
+    return SurveyTemplate.objects.filter(is_active=True).first()
+
+
+def _email_context(invitation: SurveyInvitation) -> dict[str, Any]:
+    return {
+        "ticket": invitation.ticket,
+        "customer": invitation.ticket.customer,
+        "url": survey_url(invitation),
+        "expires_at": invitation.expires_at,
+        "desk_name": settings.DESK_NAME,
+    }
+
+
+def invite_to_survey(ticket: Ticket) -> SurveyInvitation | None:
+    """Create the ticket's survey link and queue the invitation e-mail, in the caller's
+    transaction. Nothing when the customer has no e-mail address, the ticket already has
+    its link, or no template is in use."""
+    customer = ticket.customer
+    template = active_template()
+    if not customer.email or template is None or SurveyInvitation.objects.filter(ticket=ticket).exists():
+        return None
+    now = timezone.now()
+    nonce = secrets.token_urlsafe(24)  # 192 random bits
+    invitation = SurveyInvitation.objects.create(
+        ticket=ticket,
+        template=template,
+        nonce=nonce,
+        token_hash=hash_token(token_for(nonce)),
+        email=customer.email,
+        language=customer.preferred_language,
+        created_at=now,
+        expires_at=now + timedelta(days=template.expiry_days),
+    )
+    queue_email(
+        to=invitation.email,
+        template="survey_invitation",
+        context=_email_context(invitation),
+        language=invitation.language,
+        kind="survey_invitation",
+        ticket=ticket,
+    )
+    return invitation
+
+
+def find_invitation(token: str) -> SurveyInvitation | None:
+    """The invitation whose token this is, or None. The stored hash is compared in constant time."""
+    if not token or len(token) > 100:
+        return None
+    digest = hash_token(token)
+    invitation = (
+        SurveyInvitation.objects.select_related("ticket", "template", "ticket__customer")
+        .filter(token_hash=digest)
+        .first()
+    )
+    if invitation is None or not hmac.compare_digest(invitation.token_hash, digest):
+        return None
+    return invitation
+
+
+def check_open(invitation: SurveyInvitation) -> None:
+    """Raise ``SurveyClosed`` when the link was answered or has expired."""
+    if invitation.answered_at is not None:
+        raise SurveyClosed("answered")
+    if invitation.is_expired():
+        raise SurveyClosed("expired")
+
+
+def record_open(invitation: SurveyInvitation) -> None:
+    """Count an opening of the page. Opening never answers anything."""
+    now = timezone.now()
+    SurveyInvitation.objects.filter(pk=invitation.pk).update(
+        open_count=F("open_count") + 1, first_opened_at=Coalesce(F("first_opened_at"), now)
+    )
+
+
+@transaction.atomic
+def submit_survey(
+    *, invitation: SurveyInvitation, answers: dict[str, Any], contact_name: str = "", contact_details: str = ""
+) -> SurveyResponse:
+    """Store the answers once. A detractor answer opens a follow-up for the team's supervisor.
+
+    Locks the invitation so that a double submit stores one response; raises
+    ``SurveyClosed`` for an answered or expired link."""
+    invitation = SurveyInvitation.objects.select_for_update().select_related("template", "ticket").get(pk=invitation.pk)
+    check_open(invitation)
+    roles = {q.role: q.key for q in invitation.template.questions.exclude(role=QuestionRole.NONE)}
+    now = timezone.now()
+    response = SurveyResponse.objects.create(
+        invitation=invitation,
+        ticket=invitation.ticket,
+        template=invitation.template,
+        answers=answers,
+        overall=answers.get(roles.get(QuestionRole.OVERALL, "")),
+        nps=answers.get(roles.get(QuestionRole.NPS, "")),
+        contact_name=contact_name.strip(),
+        contact_details=contact_details.strip(),
+        submitted_at=now,
+    )
+    invitation.answered_at = now
+    invitation.save(update_fields=["answered_at"])
+    if detractor(response.overall, response.nps):
+        response.follow_up = open_follow_up(response)
+        response.save(update_fields=["follow_up"])
+    return response
+
+
+def answers_for_display(response: SurveyResponse) -> list[tuple[str, str]]:
+    """(question, answer as worded in the survey) in the template's order, in the active language."""
+    rows = []
+    for question in response.template.questions.all():
+        value = response.answers.get(question.key)
+        if value in (None, ""):
+            shown = "—"
+        elif question.kind == QuestionKind.SCALE and question.choices:
+            labels = question.choices
+            shown = f"{labels[5 - int(value)]} ({value}/5)" if 1 <= int(value) <= len(labels) else str(value)
+        elif question.kind == QuestionKind.NPS:
+            shown = f"{value}/10"
+        else:
+            shown = str(value)
+        rows.append((question.text, shown))
+    return rows
+
+
+def open_follow_up(response: SurveyResponse) -> Ticket:
+    """Service recovery (闭环): a complaint ticket for the team's supervisor, quoting the answers,
+    and an e-mail to that supervisor."""
+    from tickets.services import create_ticket
+
+    original = response.ticket
+    team = original.team
+    supervisor = team.supervisor if team.supervisor and team.supervisor.is_active else None
+    with translation.override(settings.LANGUAGE_CODE):
+        quoted = "\n".join(f"{question}: {answer}" for question, answer in answers_for_display(response))
+        description = _("The customer answered the satisfaction survey of %(reference)s unhappily:") % {
+            "reference": original.reference
+        }
+        subject = _("Unhappy customer after %(reference)s: %(subject)s") % {
+            "reference": original.reference,
+            "subject": original.subject,
+        }
+    category = Category.objects.filter(slug="complaint").first() or original.category
+    follow_up = create_ticket(
+        by=None,
+        subject=subject[:200],
+        description=f"{description}\n\n{quoted}",
+        customer=original.customer,
+        category=category,
+        channel=Channel.WEB,
+        priority=Priority.HIGH,
+        team=team,
+        assignee=supervisor,
+    )
+    if supervisor and supervisor.email:
+        queue_email(
+            to=supervisor.email,
+            template="survey_follow_up",
+            context={
+                "original": original,
+                "follow_up": follow_up,
+                "answers": quoted,
+                "url": settings.SITE_URL + reverse("tickets:detail", args=[follow_up.pk]),
+                "supervisor": supervisor,
+                "desk_name": settings.DESK_NAME,
+            },
+            language=settings.LANGUAGE_CODE,
+            kind="survey_follow_up",
+            ticket=follow_up,
+        )
+    return follow_up
+
+
+def send_due_reminders(limit: int = 500) -> int:
+    """One reminder to each unanswered, unexpired invitation older than its template's
+    reminder delay. Rows are claimed with SKIP LOCKED and marked in the same transaction
+    as the reminder is queued, so a reminder goes once even with two sweepers."""
+    now = timezone.now()
+    sent = 0
+    with transaction.atomic():
+        due = (
+            SurveyInvitation.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("template", "ticket", "ticket__customer")
+            .filter(answered_at__isnull=True, reminder_sent_at__isnull=True, expires_at__gt=now)
+            .filter(created_at__lte=ExpressionWrapper(
+                Value(now) - F("template__reminder_days") * Value(timedelta(days=1)), output_field=DateTimeField()
+            ))
+            .order_by("created_at")
+        )  # fmt: skip
+        for invitation in due[:limit]:
+            invitation.reminder_sent_at = now
+            invitation.save(update_fields=["reminder_sent_at"])
+            queue_email(
+                to=invitation.email,
+                template="survey_reminder",
+                context=_email_context(invitation),
+                language=invitation.language,
+                kind="survey_reminder",
+                ticket=invitation.ticket,
+            )
+            sent += 1
+    return sent

@@ -1,0 +1,77 @@
+"""The customer's survey page (no login) and the survey results list (logged in)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import translation
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods
+from django_ratelimit.decorators import ratelimit
+
+from surveys import services
+from surveys.filters import SurveyResponseFilter
+from surveys.forms import SurveyForm
+from surveys.selectors import responses_for_user
+
+LANGUAGE_CODES = {code for code, _name in settings.LANGUAGES}
+
+
+def _token_key(group: str, request: HttpRequest) -> str:
+    return services.hash_token(request.resolver_match.kwargs.get("token", ""))
+
+
+def _page(request, template: str, context: dict, status: int = 200) -> HttpResponse:
+    response = render(request, template, {"desk_name": settings.DESK_NAME, **context}, status=status)
+    response["X-Robots-Tag"] = "noindex, nofollow"
+    return response
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+@ratelimit(key="ip", rate="60/m", method="POST")
+@ratelimit(key=_token_key, rate="10/h", method="POST")
+def survey_answer(request: HttpRequest, token: str) -> HttpResponse:
+    """GET shows the survey (and counts the opening: mail scanners open links, so GET
+    never answers anything). POST stores the answers once."""
+    invitation = services.find_invitation(token)
+    if invitation is None:
+        return _page(request, "surveys/gone.html", {"reason": "unknown"}, status=404)
+    language = request.GET.get("lang")
+    language = language if language in LANGUAGE_CODES else invitation.language
+    with translation.override(language):
+        context = {"invitation": invitation, "ticket": invitation.ticket, "template": invitation.template}
+        try:
+            services.check_open(invitation)
+        except services.SurveyClosed as closed:
+            return _page(request, "surveys/gone.html", {**context, "reason": closed.reason}, status=410)
+        if request.method == "GET":
+            services.record_open(invitation)
+            form = SurveyForm(template=invitation.template)
+            return _page(request, "surveys/answer.html", {**context, "form": form, "language": language})
+        form = SurveyForm(request.POST, template=invitation.template)
+        if not form.is_valid():
+            return _page(request, "surveys/answer.html", {**context, "form": form, "language": language}, 400)
+        try:
+            services.submit_survey(
+                invitation=invitation,
+                answers=form.answers(),
+                contact_name=form.cleaned_data["contact_name"],
+                contact_details=form.cleaned_data["contact_details"],
+            )
+        except services.SurveyClosed as closed:
+            return _page(request, "surveys/gone.html", {**context, "reason": closed.reason}, status=410)
+        return _page(request, "surveys/thanks.html", context)
+
+
+@require_GET
+@login_required
+def response_list(request: HttpRequest) -> HttpResponse:
+    filterset = SurveyResponseFilter(request.GET or None, queryset=responses_for_user(request.user), request=request)
+    page = Paginator(filterset.qs, 25).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(request, "surveys/list.html", {"filter": filterset, "page": page, "query": query.urlencode()})
