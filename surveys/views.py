@@ -25,7 +25,7 @@ def _token_key(group: str, request: HttpRequest) -> str:
 
 
 def _page(request, template: str, context: dict, status: int = 200) -> HttpResponse:
-    response = render(request, template, {"desk_name": settings.DESK_NAME, **context}, status=status)
+    response = render(request, template, context, status=status)
     response["X-Robots-Tag"] = "noindex, nofollow"
     return response
 

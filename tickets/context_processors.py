@@ -10,4 +10,5 @@ def desk(request):
     return {
         "desk_name": settings.DESK_NAME or _("After-sales Service Desk"),
         "viewer_is_manager": bool(user and is_manager(user)),
+        "dev_outbox": settings.DEBUG,
     }

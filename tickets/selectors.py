@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import FieldDoesNotExist
+from django.db import models
 from django.db.models import F, Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from tickets.models import OPEN_STATUSES, Customer, SLAPolicy, Team, Ticket
@@ -130,10 +133,12 @@ def _field_label(name: str) -> str:
 def _field_value(name: str, value: Any) -> Any:
     """A recorded value as people read it: choice labels instead of keys."""
     try:
-        choices = dict(Ticket._meta.get_field(name).choices or ())
+        field = Ticket._meta.get_field(name)
     except FieldDoesNotExist:
         return value
-    return choices.get(value, value)
+    if isinstance(field, models.DateTimeField) and isinstance(value, str):
+        return date_format(timezone.localtime(datetime.fromisoformat(value)), "Y-m-d H:i")
+    return dict(field.choices or ()).get(value, value)
 
 
 def timeline_for(ticket: Ticket) -> list:
