@@ -222,12 +222,14 @@ class TestReminder:
 class TestResults:
     def test_a_manager_lists_and_filters_all_responses(self, resolved, other_team, outsider, client, client_ip,
                                                        manager):  # fmt: skip
-        client.post(_path(resolved), {**GOOD, "overall": "2"}, REMOTE_ADDR=client_ip)
+        client.post(_path(resolved), {**GOOD, "overall": "2", "improve": "<script>alert(2)</script>"},
+                    REMOTE_ADDR=client_ip)  # fmt: skip
         other = _resolve(make_ticket(team=other_team, by=outsider, subject="other"), outsider)
         client.post(_path(other), GOOD, REMOTE_ADDR=client_ip)
         client.force_login(manager)
         page = client.get("/surveys/").content.decode()
         assert resolved.reference in page and other.reference in page
+        assert "&lt;script&gt;alert(2)&lt;/script&gt;" in page and "<script>alert" not in page
         unhappy = client.get("/surveys/?detractor=true").content.decode()
         assert resolved.reference in unhappy and other.reference not in unhappy
 
