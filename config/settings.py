@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "tickets",
     "outbox",
     "surveys",
+    "kpis",
 ]
 
 MIDDLEWARE = [

@@ -82,6 +82,9 @@ class Status(models.TextChoices):
     CLOSED = "closed", pgettext_lazy("ticket status", "Closed")
 
 
+#: A new ticket of the same customer and category within this window repeats the earlier one.
+REPEAT_WINDOW = timedelta(days=30)
+
 #: Statuses in which a ticket still waits for the desk (counted as open work).
 OPEN_STATUSES = (Status.NEW, Status.OPEN, Status.PENDING)
 
@@ -188,6 +191,8 @@ class Ticket(models.Model):
     reopen_count = models.PositiveIntegerField(_("reopened"), default=0)
     reassign_count = models.PositiveIntegerField(_("reassigned"), default=0)
     public_reply_count = models.PositiveIntegerField(_("public replies"), default=0)
+    # The same customer came back with the same category within REPEAT_WINDOW.
+    repeat_count = models.PositiveIntegerField(_("came back"), default=0)
 
     labour_cost = models.DecimalField(_("labour cost"), max_digits=12, decimal_places=2, default=Decimal("0"))
     logistics_cost = models.DecimalField(_("logistics cost"), max_digits=12, decimal_places=2, default=Decimal("0"))
@@ -243,6 +248,7 @@ class EventKind(models.TextChoices):
     CLOSED = "closed", _("closed the ticket")
     REOPENED = "reopened", _("reopened the ticket")
     UPDATED = "updated", _("updated the ticket")
+    REPEATED = "repeated", _("recorded that the customer came back with the same problem")
 
 
 class TicketEvent(models.Model):

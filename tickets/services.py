@@ -26,6 +26,7 @@ from outbox.services import queue_email
 from surveys.services import invite_to_survey
 from tickets.models import (
     OPEN_STATUSES,
+    REPEAT_WINDOW,
     Category,
     Customer,
     EventKind,
@@ -250,7 +251,30 @@ def create_ticket(
             raise
         return existing
     _record(ticket, EventKind.CREATED, by, at=now, after={"status": Status.NEW, "assignee": _user_key(assignee)})
+    _count_repeat(ticket, by, now)
     return ticket
+
+
+def _count_repeat(ticket: Ticket, by, now: datetime) -> None:
+    """The same customer with the same category again within REPEAT_WINDOW: count it on the
+    earlier ticket (for the repeat-problem rate) and note it in that ticket's timeline."""
+    earlier = (
+        Ticket.objects.select_for_update()
+        .filter(
+            customer_id=ticket.customer_id,
+            category_id=ticket.category_id,
+            requested_at__gte=ticket.requested_at - REPEAT_WINDOW,
+            requested_at__lte=ticket.requested_at,
+        )
+        .exclude(pk=ticket.pk)
+        .order_by("-requested_at", "-id")
+        .first()
+    )
+    if earlier is None:
+        return
+    earlier.repeat_count += 1
+    _save(earlier, ["repeat_count"], now)
+    _record(earlier, EventKind.REPEATED, by, at=now, after={"repeated_by": ticket.reference})
 
 
 #: Fields ``update_ticket`` may change; the others have their own service.

@@ -1,0 +1,100 @@
+"""Stored KPI results and their targets."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from kpis.registry import KPI_CHOICES
+
+
+class Granularity(models.TextChoices):
+    DAY = "day", _("day")
+    WEEK = "week", _("week")
+    MONTH = "month", _("month")
+
+
+class Dimension(models.TextChoices):
+    ALL = "all", _("all")
+    TEAM = "team", _("team")
+    AGENT = "agent", _("agent")
+    CATEGORY = "category", _("category")
+    CHANNEL = "channel", _("channel")
+    PRIORITY = "priority", _("priority")
+
+
+class KPIValue(models.Model):
+    """One figure: a KPI for one period and one slice, with what it was computed from.
+
+    ``numerator`` and ``denominator`` let any figure be re-derived and summed over
+    periods; ``value`` is the figure as shown (percent, hours, count, money).
+    ``dimension_value`` is the id (team, agent, category) or key (channel,
+    priority) of the slice; "" for all, "none" for tickets without one."""
+
+    kpi = models.CharField(max_length=40, choices=KPI_CHOICES)
+    granularity = models.CharField(max_length=5, choices=Granularity.choices)
+    period_start = models.DateField()
+    dimension = models.CharField(max_length=10, choices=Dimension.choices)
+    dimension_value = models.CharField(max_length=64, blank=True, default="")
+    value = models.FloatField(null=True)
+    numerator = models.FloatField(default=0)
+    denominator = models.FloatField(default=0)
+    median = models.FloatField(null=True)
+    p90 = models.FloatField(null=True)
+    computed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("KPI value")
+        verbose_name_plural = _("KPI values")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kpi", "granularity", "period_start", "dimension", "dimension_value"],
+                name="kpivalue_unique_key",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["granularity", "dimension", "period_start"], name="kpivalue_lookup_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kpi} {self.granularity} {self.period_start} {self.dimension}={self.dimension_value}"
+
+
+class KPITarget(models.Model):
+    """A target for a KPI, for every team or for one. Without a row, the registry's default applies."""
+
+    kpi = models.CharField(_("KPI"), max_length=40, choices=KPI_CHOICES)
+    team = models.ForeignKey(
+        "tickets.Team", verbose_name=_("team"), on_delete=models.CASCADE, null=True, blank=True,
+        help_text=_("Leave empty for the target of the whole desk."),
+    )  # fmt: skip
+    value = models.FloatField(_("target"))
+
+    class Meta:
+        verbose_name = _("KPI target")
+        verbose_name_plural = _("KPI targets")
+        constraints = [
+            models.UniqueConstraint(fields=["kpi", "team"], name="kpitarget_unique", nulls_distinct=False),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kpi_display()}: {self.value}"
+
+
+class KPIRun(models.Model):
+    """One computation: what it covered and when it finished (the dashboard's "last computed")."""
+
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True)
+    full = models.BooleanField(default=False)
+    first_day = models.DateField(null=True)
+    periods = models.PositiveIntegerField(default=0)
+    rows = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-started_at"]
+        get_latest_by = "started_at"
+
+    def __str__(self) -> str:
+        return f"{self.started_at:%Y-%m-%d %H:%M} ({self.rows} rows)"

@@ -1,0 +1,151 @@
+"""The one list of KPIs (seed 004; SPEC §4). The engine's SQL, the drill-down lists, the
+dashboard, the export, the API and the tests all read these definitions.
+
+A KPI counts rows of a *source* (tickets by request time, survey answers by answer
+time, survey invitations by sending time, or tickets open at a period's end), sliced
+by period and dimension. Its numerator and denominator are Django ``Q`` objects on
+that source: the engine compiles them into ``FILTER (WHERE …)`` clauses, and the
+drill-down applies the very same ``Q`` to the ticket list. Adding a KPI is one entry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.db.models import F, Q
+from django.utils.translation import get_language
+
+RESOLVED = ("resolved", "closed")
+
+
+@dataclass(frozen=True)
+class KPI:
+    key: str
+    name_zh: str
+    name_en: str
+    #: percent, hours, count or money
+    unit: str
+    #: "higher", "lower", or None for a trend without a target
+    better: str | None
+    #: default target (admin → KPI targets overrides it, per team if wanted)
+    target: float | None
+    #: tickets, responses, invitations or backlog (see SOURCES)
+    source: str
+    #: ratio: 100·num/den · duration: mean of ``measure`` (hours) over den · nps: 100·(num − negative)/den
+    #: sum: Σ ``measure`` over den · count: den
+    kind: str
+    denominator: Q = field(default_factory=Q)
+    numerator: Q | None = None
+    negative: Q | None = None
+    #: duration: (end field, start field); sum: the fields added up
+    measure: tuple[str, ...] = ()
+
+    @property
+    def name(self) -> str:
+        return self.name_zh if (get_language() or "").startswith("zh") else self.name_en
+
+    @property
+    def has_numerator(self) -> bool:
+        return self.numerator is not None
+
+
+@dataclass(frozen=True)
+class Source:
+    model: str
+    #: the time that places a row in a period
+    anchor: str
+    #: how to reach the ticket's fields from this source ("" for tickets)
+    ticket_path: str
+    #: how to reach this source from a ticket, for the drill-down list ("" for tickets)
+    from_ticket: str
+
+
+SOURCES = {
+    "tickets": Source("tickets.Ticket", "requested_at", "", ""),
+    "responses": Source("surveys.SurveyResponse", "submitted_at", "ticket__", "survey_responses__"),
+    "invitations": Source("surveys.SurveyInvitation", "created_at", "ticket__", "survey__"),
+    "backlog": Source("tickets.Ticket", "requested_at", "", ""),
+}
+
+#: dimension → the ticket field it slices by
+DIMENSION_FIELDS = {
+    "team": "team_id",
+    "agent": "assignee_id",
+    "category": "category_id",
+    "channel": "channel",
+    "priority": "priority",
+}
+
+_resolved = Q(status__in=RESOLVED)
+
+KPIS: list[KPI] = [
+    KPI("first_response_time", "服务响应时间", "First response time", "hours", "lower", 2, "tickets", "duration",
+        denominator=Q(first_response_at__isnull=False), measure=("first_response_at", "requested_at")),
+    KPI("resolution_rate", "服务解决率", "Resolution rate", "percent", "higher", 90, "tickets", "ratio",
+        numerator=_resolved),
+    KPI("csat", "客户满意度", "Customer satisfaction (CSAT)", "percent", "higher", 95, "responses", "ratio",
+        denominator=Q(overall__isnull=False), numerator=Q(overall__gte=4)),
+    KPI("completion_time", "服务完成时间", "Completion time", "hours", "lower", 48, "tickets", "duration",
+        denominator=Q(resolved_at__isnull=False), measure=("resolved_at", "requested_at")),
+    KPI("response_sla", "响应时限达标率", "Response SLA compliance", "percent", "higher", 95, "tickets", "ratio",
+        denominator=Q(first_response_at__isnull=False, response_due_at__isnull=False),
+        numerator=Q(first_response_at__lte=F("response_due_at"))),
+    KPI("resolution_sla", "解决时限达标率", "Resolution SLA compliance", "percent", "higher", 90, "tickets", "ratio",
+        denominator=Q(resolved_at__isnull=False, resolution_due_at__isnull=False),
+        numerator=Q(resolved_at__lte=F("resolution_due_at"))),
+    KPI("first_contact_resolution", "首次解决率", "First-contact resolution", "percent", "higher", 70, "tickets",
+        "ratio", denominator=_resolved, numerator=Q(public_reply_count__lte=1, reopen_count=0)),
+    KPI("repeat_rate", "重复问题率", "Repeat-problem rate", "percent", "lower", 5, "tickets", "ratio",
+        denominator=_resolved, numerator=Q(reopen_count__gt=0) | Q(repeat_count__gt=0)),
+    KPI("complaint_rate", "客户投诉率", "Complaint rate", "percent", "lower", 2, "tickets", "ratio",
+        numerator=Q(category__is_complaint=True)),
+    KPI("backlog_rate", "问题滞留率", "Backlog rate", "percent", "lower", 10, "backlog", "ratio"),
+    KPI("survey_response_rate", "客户响应率", "Survey response rate", "percent", "higher", 30, "invitations",
+        "ratio", numerator=Q(answered_at__isnull=False)),
+    KPI("nps", "净推荐值", "Net promoter score (NPS)", "score", "higher", 30, "responses", "nps",
+        denominator=Q(nps__isnull=False), numerator=Q(nps__gte=9), negative=Q(nps__lte=6)),
+    KPI("follow_up_rate", "服务回访率", "Follow-up rate", "percent", "higher", 95, "tickets", "ratio",
+        denominator=_resolved, numerator=Q(survey__isnull=False)),
+    KPI("service_cost", "服务成本", "Service cost", "money", None, None, "tickets", "sum",
+        measure=("labour_cost", "logistics_cost", "other_cost")),
+    KPI("workload", "工作量", "Workload", "count", None, None, "tickets", "count"),
+]  # fmt: skip
+
+BY_KEY = {kpi.key: kpi for kpi in KPIS}
+KPI_CHOICES = [(kpi.key, kpi.name_en) for kpi in KPIS]
+
+
+def backlog_denominator(end: datetime) -> Q:
+    """Tickets open at ``end``: requested before it and not resolved by then."""
+    return Q(requested_at__lt=end) & (Q(resolved_at__isnull=True) | Q(resolved_at__gte=end))
+
+
+def backlog_numerator(end: datetime) -> Q:
+    """…and already past their resolution due time at ``end``."""
+    return backlog_denominator(end) & Q(resolution_due_at__lt=end)
+
+
+def reroot(q: Q, prefix: str) -> Q:
+    """``q`` on a related model, expressed from the ticket (e.g. ``survey__answered_at__isnull``)."""
+    if not prefix:
+        return q
+    rerooted = Q()
+    rerooted.connector, rerooted.negated = q.connector, q.negated
+    rerooted.children = [
+        reroot(child, prefix) if isinstance(child, Q) else (prefix + child[0], child[1]) for child in q.children
+    ]
+    return rerooted
+
+
+def part_q(kpi: KPI, part: str, *, end: datetime | None = None) -> Q:
+    """The rows a figure counts, on its own source: "num" (numerator), "neg" (NPS detractors) or "den"."""
+    if kpi.source == "backlog":
+        assert end is not None
+        return backlog_numerator(end) if part == "num" else backlog_denominator(end)
+    denominator = kpi.denominator
+    if part == "den":
+        return denominator
+    chosen: Callable[[], Q | None] = {"num": lambda: kpi.numerator, "neg": lambda: kpi.negative}[part]
+    return denominator & (chosen() or Q())

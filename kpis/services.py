@@ -1,0 +1,312 @@
+"""Computing the KPIs: set-based SQL in PostgreSQL, written in one transaction.
+
+For each granularity and source, one query scans the affected periods once and
+aggregates every KPI of that source for every dimension at once (``GROUPING
+SETS``), with each KPI's numerator and denominator as ``FILTER (WHERE …)``
+clauses compiled from the registry's ``Q`` objects, medians and p90 by
+``percentile_cont``, local days from ``TIME_ZONE``. The rows go straight into
+``kpis_kpivalue`` (``INSERT … SELECT``): no ticket is loaded into Python.
+
+A run holds a transaction-level advisory lock (two runs never overlap), replaces
+the affected periods' rows, and commits at the end: a run killed half-way leaves
+the previous values in place. An incremental run recomputes every period whose
+rows changed since the previous run — the request day of every ticket touched
+(old tickets get answered and resolved later), the days of new survey answers and
+invitations — and today.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from django.apps import apps
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Aggregate, Count, DateField, F, FloatField, Func, Q, Sum, Value
+from django.db.models.functions import Cast, Trunc
+from django.utils import timezone
+
+from kpis.models import Granularity, KPIRun, KPIValue
+from kpis.registry import DIMENSION_FIELDS, KPI, KPIS, SOURCES, part_q
+
+LOCK_KEY = 7_204_551  # pg_advisory_xact_lock key of the KPI refresh
+#: Changes committed up to this long after a run started are picked up by the next run.
+OVERLAP = timedelta(minutes=5)
+GRANULARITIES = [Granularity.DAY, Granularity.WEEK, Granularity.MONTH]
+DIMENSIONS = list(DIMENSION_FIELDS)  # the order of the GROUPING() bits, leftmost = highest bit
+
+
+class Epoch(Func):
+    template = "EXTRACT(EPOCH FROM %(expressions)s)"
+    output_field = FloatField()
+
+
+class Percentiles(Aggregate):
+    """Median and p90 in one pass: ``percentile_cont(ARRAY[0.5, 0.9])``."""
+
+    function = "percentile_cont"
+    template = "percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY %(expressions)s)"
+    output_field = FloatField()  # an array; only ever read by the INSERT … SELECT
+
+
+class Grouping(Aggregate):
+    """``GROUPING(a, b, …)``: which grouping set a row belongs to (not itself grouped by)."""
+
+    function = "GROUPING"
+    template = "GROUPING(%(expressions)s)"
+    output_field = FloatField()
+
+
+def tz() -> ZoneInfo:
+    return ZoneInfo(settings.TIME_ZONE)
+
+
+def period_start(day: date, granularity: str) -> date:
+    if granularity == Granularity.WEEK:
+        return day - timedelta(days=day.weekday())
+    if granularity == Granularity.MONTH:
+        return day.replace(day=1)
+    return day
+
+
+def next_period(start: date, granularity: str) -> date:
+    if granularity == Granularity.DAY:
+        return start + timedelta(days=1)
+    if granularity == Granularity.WEEK:
+        return start + timedelta(days=7)
+    return (start.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
+def local_midnight(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=tz())
+
+
+def merged_ranges(starts: Iterable[date], granularity: str) -> list[tuple[date, date]]:
+    """Contiguous [start, end) date ranges covering the given periods."""
+    ranges: list[tuple[date, date]] = []
+    for start in sorted(set(starts)):
+        end = next_period(start, granularity)
+        if ranges and ranges[-1][1] == start:
+            ranges[-1] = (ranges[-1][0], end)
+        else:
+            ranges.append((start, end))
+    return ranges
+
+
+def _ranges_q(field: str, ranges: list[tuple[date, date]]) -> Q:
+    q = Q()
+    for start, end in ranges:
+        q |= Q(**{f"{field}__gte": local_midnight(start), f"{field}__lt": local_midnight(end)})
+    return q
+
+
+def _count(q: Q):
+    return Count("pk", filter=q) if q else Count("pk")
+
+
+def _aggregates(kpi: KPI) -> dict[str, Aggregate]:
+    """The aggregate columns a KPI needs, named ``<key>__den`` etc."""
+    den = part_q(kpi, "den")
+    columns: dict[str, Aggregate] = {f"{kpi.key}__den": _count(den)}
+    if kpi.kind in ("ratio", "nps"):
+        columns[f"{kpi.key}__num"] = _count(part_q(kpi, "num"))
+    if kpi.kind == "nps":
+        columns[f"{kpi.key}__neg"] = _count(part_q(kpi, "neg"))
+    if kpi.kind == "duration":
+        end, start = kpi.measure
+        seconds = Epoch(F(end) - F(start))
+        columns[f"{kpi.key}__sum"] = Sum(seconds, filter=den or None)
+        columns[f"{kpi.key}__pct"] = Percentiles(seconds, filter=den or None)
+    if kpi.kind == "sum":
+        total = sum((F(name) for name in kpi.measure[1:]), F(kpi.measure[0]))
+        columns[f"{kpi.key}__sum"] = Sum(Cast(total, FloatField()), filter=den or None)
+    return columns
+
+
+def _value_row(kpi: KPI) -> str:
+    """The (kpi, numerator, denominator, value, median, p90) tuple of one KPI, in SQL over ``a``."""
+    k = kpi.key
+    den = f'a."{k}__den"'
+    if kpi.kind == "ratio":
+        num = f'a."{k}__num"'
+        value = f"CASE WHEN {den} > 0 THEN 100.0 * {num} / {den} END"
+        return f"('{k}', {num}::float, {den}::float, {value}, NULL::float, NULL::float)"
+    if kpi.kind == "nps":
+        num = f'(a."{k}__num" - a."{k}__neg")'
+        return f"('{k}', {num}::float, {den}::float, CASE WHEN {den} > 0 THEN 100.0 * {num} / {den} END, NULL, NULL)"
+    if kpi.kind == "duration":
+        total = f'COALESCE(a."{k}__sum", 0)'
+        value = f"CASE WHEN {den} > 0 THEN {total} / {den} / 3600.0 END"
+        return f"""('{k}', {total}::float, {den}::float, {value}, a."{k}__pct"[1] / 3600.0, a."{k}__pct"[2] / 3600.0)"""
+    if kpi.kind == "sum":
+        total = f'COALESCE(a."{k}__sum", 0)'
+        return f"('{k}', {total}::float, {den}::float, {total}::float, NULL, NULL)"
+    return f"('{k}', {den}::float, {den}::float, {den}::float, NULL, NULL)"  # count
+
+
+_DIMENSION_CASE = (
+    "CASE a.g "
+    + " ".join(
+        f"WHEN {(1 << len(DIMENSIONS)) - 1 - (1 << (len(DIMENSIONS) - 1 - i))} THEN '{name}'"
+        for i, name in enumerate(DIMENSIONS)
+    )
+    + " ELSE 'all' END"
+)
+_DIMENSION_VALUE_CASE = (
+    "CASE a.g "
+    + " ".join(
+        f"WHEN {(1 << len(DIMENSIONS)) - 1 - (1 << (len(DIMENSIONS) - 1 - i))} THEN COALESCE(a.\"d_{name}\"::text, 'none')"
+        for i, name in enumerate(DIMENSIONS)
+    )
+    + " ELSE '' END"
+)
+
+
+def _grouping_sets_sql(queryset) -> tuple[str, tuple]:
+    """The queryset's SQL with ``GROUP BY period, d1, d2 …`` turned into
+    ``GROUP BY period, GROUPING SETS ((), (d1), (d2) …)``: every dimension in one pass."""
+    sql, params = queryset.query.sql_with_params()
+    head, group_by = re.split(r"\sGROUP BY\s", sql, maxsplit=1)
+    columns = [c.strip() for c in group_by.split(",")]
+    # The dimensions come last, in order; a period that is a constant is not grouped by at all.
+    plain, dims = columns[: -len(DIMENSIONS)], columns[-len(DIMENSIONS) :]
+    assert len(plain) <= 1, sql
+    sets = ", ".join(["()"] + [f"({c})" for c in dims])
+    return f"{head} GROUP BY {''.join(c + ', ' for c in plain)}GROUPING SETS ({sets})", params
+
+
+def _insert(aggregate_sql: str, params: tuple, kpis: list[KPI], granularity: str, computed_at: datetime) -> int:
+    values = ",\n        ".join(_value_row(kpi) for kpi in kpis)
+    sql = f"""
+        INSERT INTO kpis_kpivalue (kpi, granularity, period_start, dimension, dimension_value,
+                                   numerator, denominator, value, median, p90, computed_at)
+        SELECT v.kpi, %s, a.period, {_DIMENSION_CASE}, {_DIMENSION_VALUE_CASE},
+               v.numerator, v.denominator, v.value, v.median, v.p90, %s
+        FROM ({aggregate_sql}) a
+        CROSS JOIN LATERAL (VALUES
+        {values}
+        ) AS v(kpi, numerator, denominator, value, median, p90)
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, (granularity, computed_at, *params))
+        return cursor.rowcount
+
+
+def _source_queryset(source_key: str, where: Q, period):
+    source = SOURCES[source_key]
+    model = apps.get_model(source.model)
+    dims = {f"d_{name}": F(source.ticket_path + field) for name, field in DIMENSION_FIELDS.items()}
+    return (
+        model.objects.filter(where)
+        .annotate(period=period, **dims)
+        .values("period", *dims)
+        .annotate(g=Grouping(*[F(source.ticket_path + field) for field in DIMENSION_FIELDS.values()]))
+        .order_by()
+    )
+
+
+def _compute_cohorts(source_key: str, kpis: list[KPI], granularity: str, starts: set[date], now: datetime) -> int:
+    source = SOURCES[source_key]
+    period = Trunc(source.anchor, granularity, output_field=DateField(), tzinfo=tz())
+    queryset = _source_queryset(source_key, _ranges_q(source.anchor, merged_ranges(starts, granularity)), period)
+    for kpi in kpis:
+        queryset = queryset.annotate(**_aggregates(kpi))
+    sql, params = _grouping_sets_sql(queryset)
+    return _insert(sql, params, kpis, granularity, now)
+
+
+def backlog_end(start: date, granularity: str, now: datetime) -> datetime:
+    """A backlog figure is taken at its period's end, or now for the running period."""
+    return min(local_midnight(next_period(start, granularity)), now)
+
+
+def _compute_backlog(kpis: list[KPI], granularity: str, starts: set[date], now: datetime) -> int:
+    """Tickets open at each period's end, and those of them past due: one pass per period end."""
+    rows = 0
+    for start in sorted(starts):
+        end = backlog_end(start, granularity, now)
+        queryset = _source_queryset("backlog", part_q(kpis[0], "den", end=end), Value(start, output_field=DateField()))
+        for kpi in kpis:
+            queryset = queryset.annotate(
+                **{f"{kpi.key}__den": Count("pk"), f"{kpi.key}__num": Count("pk", filter=part_q(kpi, "num", end=end))}
+            )
+        sql, params = _grouping_sets_sql(queryset)
+        rows += _insert(sql, params, kpis, granularity, now)
+    return rows
+
+
+def changed_days(since: datetime) -> set[date]:
+    """Local days whose figures may have changed since ``since``."""
+    zone = settings.TIME_ZONE
+    sql = """
+        SELECT DISTINCT (requested_at AT TIME ZONE %(tz)s)::date FROM tickets_ticket WHERE updated_at >= %(since)s
+        UNION SELECT DISTINCT (submitted_at AT TIME ZONE %(tz)s)::date FROM surveys_surveyresponse
+              WHERE submitted_at >= %(since)s
+                 OR ticket_id IN (SELECT id FROM tickets_ticket WHERE updated_at >= %(since)s)
+        UNION SELECT DISTINCT (created_at AT TIME ZONE %(tz)s)::date FROM surveys_surveyinvitation
+              WHERE created_at >= %(since)s OR answered_at >= %(since)s
+                 OR ticket_id IN (SELECT id FROM tickets_ticket WHERE updated_at >= %(since)s)
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {"tz": zone, "since": since})
+        return {row[0] for row in cursor.fetchall()}
+
+
+def first_day() -> date | None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT (min(requested_at) AT TIME ZONE %s)::date FROM tickets_ticket", [settings.TIME_ZONE])
+        return cursor.fetchone()[0]
+
+
+@dataclass
+class RefreshResult:
+    run: KPIRun
+    days: int
+    rows: int
+    seconds: float
+
+
+def refresh_kpis(*, since: date | None = None, full: bool = False,
+                 progress: Callable[[str], None] | None = None) -> RefreshResult:  # fmt: skip
+    """Recompute stored KPI values.
+
+    ``full``: every period from the first ticket. ``since``: every period from that
+    local day. Otherwise incremental: the periods touched since the previous run and
+    today (a first run is full). Returns what was done; writes one ``KPIRun``."""
+    started = timezone.now()
+    say = progress or (lambda message: None)
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_KEY])
+        now = timezone.now()
+        today = timezone.localtime(now, tz()).date()
+        previous = KPIRun.objects.filter(finished_at__isnull=False).order_by("-started_at").first()
+        if since is None and not full and previous is not None:
+            days = changed_days(previous.started_at - OVERLAP) | {today}
+        else:
+            first = since or first_day() or today
+            days = {first + timedelta(days=n) for n in range((today - first).days + 1)}
+        days = {day for day in days if day <= today}
+        run = KPIRun.objects.create(started_at=now, full=since is None and (full or previous is None),
+                                    first_day=min(days))  # fmt: skip
+        rows = 0
+        by_source: dict[str, list[KPI]] = {}
+        for kpi in KPIS:
+            by_source.setdefault(kpi.source, []).append(kpi)
+        for granularity in GRANULARITIES:
+            starts = {period_start(day, granularity) for day in days}
+            KPIValue.objects.filter(granularity=granularity, period_start__in=starts).delete()
+            for source_key, kpis in by_source.items():
+                if source_key == "backlog":
+                    rows += _compute_backlog(kpis, granularity, starts, now)
+                else:
+                    rows += _compute_cohorts(source_key, kpis, granularity, starts, now)
+            say(f"{granularity}: {len(starts)} period(s)")
+        run.finished_at = timezone.now()
+        run.periods, run.rows = len(days), rows
+        run.save(update_fields=["finished_at", "periods", "rows"])
+    return RefreshResult(run=run, days=len(days), rows=rows, seconds=(timezone.now() - started).total_seconds())
