@@ -1,0 +1,238 @@
+"""Reads of the stored KPI values, and the drill-down from a figure to its tickets.
+
+The dashboard reads ``kpis_kpivalue`` only (a bounded number of queries whatever the
+number of tickets). A figure over several stored periods is re-derived from their
+numerators and denominators; a backlog figure is the one stored at the range's end.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from django.db.models import Max, Q, Sum
+
+from kpis.models import Granularity, KPITarget, KPIValue
+from kpis.registry import BY_KEY, DIMENSION_FIELDS, KPI, KPIS, SOURCES, part_q, reroot
+from kpis.services import backlog_end, local_midnight, next_period, period_start
+
+PARTS = ("num", "neg", "den")
+
+
+def dimension_q(dimension: str, value: str) -> Q:
+    if dimension in ("", "all"):
+        return Q()
+    field_name = DIMENSION_FIELDS[dimension]
+    if value == "none":
+        return Q(**{f"{field_name}__isnull": True})
+    return Q(**{field_name: value})
+
+
+def drilldown_q(kpi: KPI, part: str, start: date, end: date, dimension: str = "all", value: str = "",
+                now: datetime | None = None) -> Q:  # fmt: skip
+    """The tickets a figure counts, for the local days [start, end): the same ``Q`` as the SQL.
+
+    For a survey KPI these are the tickets whose answer (or invitation) is counted."""
+    source = SOURCES[kpi.source]
+    if kpi.source == "backlog":
+        moment = min(local_midnight(end), now) if now else local_midnight(end)
+        return part_q(kpi, part, end=moment) & dimension_q(dimension, value)
+    prefix = source.from_ticket
+    anchor = prefix + source.anchor
+    when = Q(**{f"{anchor}__gte": local_midnight(start), f"{anchor}__lt": local_midnight(end)})
+    return when & reroot(part_q(kpi, part), prefix) & dimension_q(dimension, value)
+
+
+@dataclass
+class Figure:
+    """A KPI over a date range, re-derived from stored periods."""
+
+    kpi: KPI
+    numerator: float = 0.0
+    denominator: float = 0.0
+    value: float | None = None
+    median: float | None = None
+    p90: float | None = None
+    target: float | None = None
+    previous: float | None = None
+    computed_at: datetime | None = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def on_target(self) -> bool | None:
+        if self.value is None or self.target is None or self.kpi.better is None:
+            return None
+        return self.value >= self.target if self.kpi.better == "higher" else self.value <= self.target
+
+    @property
+    def change(self) -> float | None:
+        if self.value is None or self.previous is None:
+            return None
+        return self.value - self.previous
+
+    @property
+    def per_ticket(self) -> float | None:
+        return self.numerator / self.denominator if self.kpi.kind == "sum" and self.denominator else None
+
+
+def derive(kpi: KPI, numerator: float, denominator: float) -> float | None:
+    """A figure from summed parts, as the SQL derives it."""
+    if kpi.kind in ("count",):
+        return denominator
+    if kpi.kind == "sum":
+        return numerator
+    if not denominator:
+        return None
+    if kpi.kind == "duration":
+        return numerator / denominator / 3600.0
+    return 100.0 * numerator / denominator
+
+
+def granularity_for(start: date, end: date) -> str:
+    """Days for up to a month, weeks for up to a quarter, months beyond."""
+    days = (end - start).days
+    return Granularity.DAY if days <= 31 else Granularity.WEEK if days <= 92 else Granularity.MONTH
+
+
+def targets(team_id: int | None = None) -> dict[str, float | None]:
+    """Each KPI's target: the team's own, else the desk's, else the registry default."""
+    found = {kpi.key: kpi.target for kpi in KPIS}
+    rows = KPITarget.objects.filter(Q(team__isnull=True) | Q(team_id=team_id)).order_by("team_id")
+    for row in sorted(rows, key=lambda r: r.team_id is not None):  # the team's own wins
+        found[row.kpi] = row.value
+    return found
+
+
+def figures(start: date, end: date, dimension: str = "all", value: str = "", team_targets: int | None = None,
+            now: datetime | None = None) -> list[Figure]:  # fmt: skip
+    """Every KPI over the local days [start, end), with the previous range of the same length."""
+    length = end - start
+    current = _summed(start, end, dimension, value)
+    previous = _summed(start - length, start, dimension, value)
+    wanted = targets(team_targets)
+    result = []
+    for kpi in KPIS:
+        row = current.get(kpi.key)
+        figure = Figure(kpi=kpi, target=wanted.get(kpi.key))
+        if row:
+            figure.numerator, figure.denominator = row["numerator"], row["denominator"]
+            figure.value = row.get("value", derive(kpi, figure.numerator, figure.denominator))
+            figure.median, figure.p90 = row.get("median"), row.get("p90")
+            figure.computed_at = row.get("computed_at")
+        before = previous.get(kpi.key)
+        if before:
+            figure.previous = before.get("value", derive(kpi, before["numerator"], before["denominator"]))
+        result.append(figure)
+    return result
+
+
+def _summed(start: date, end: date, dimension: str, value: str) -> dict[str, dict]:
+    """Per KPI: numerator and denominator summed over the day rows of [start, end); backlog
+    at the last day; median and p90 only when the range is exactly one stored period."""
+    rows = (
+        KPIValue.objects.filter(
+            granularity=Granularity.DAY,
+            period_start__gte=start,
+            period_start__lt=end,
+            dimension=dimension,
+            dimension_value=value,
+        )  # fmt: skip
+        .exclude(kpi="backlog_rate")
+        .values("kpi")
+        .annotate(numerator=Sum("numerator"), denominator=Sum("denominator"), computed_at=Max("computed_at"))
+    )
+    found = {row["kpi"]: row for row in rows}
+    single = _single_period(start, end)
+    if single:
+        for row in KPIValue.objects.filter(granularity=single[0], period_start=single[1], dimension=dimension,
+                                           dimension_value=value).values("kpi", "median", "p90"):  # fmt: skip
+            if row["kpi"] in found:
+                found[row["kpi"]].update(median=row["median"], p90=row["p90"])
+    last_day = KPIValue.objects.filter(
+        kpi="backlog_rate", granularity=Granularity.DAY, period_start=end - timedelta(days=1),
+        dimension=dimension, dimension_value=value,
+    ).values("numerator", "denominator", "value", "computed_at").first()  # fmt: skip
+    if last_day:
+        found["backlog_rate"] = last_day
+    return found
+
+
+def _single_period(start: date, end: date) -> tuple[str, date] | None:
+    for granularity in (Granularity.DAY, Granularity.WEEK, Granularity.MONTH):
+        if period_start(start, granularity) == start and next_period(start, granularity) == end:
+            return granularity, start
+    return None
+
+
+def trend(
+    kpi_key: str, start: date, end: date, dimension: str = "all", value: str = ""
+) -> list[tuple[date, float | None]]:
+    """The stored values of one KPI, period by period, at the granularity that suits the range."""
+    granularity = granularity_for(start, end)
+    first = period_start(start, granularity)
+    stored = dict(
+        KPIValue.objects.filter(
+            kpi=kpi_key,
+            granularity=granularity,
+            period_start__gte=first,
+            period_start__lt=end,
+            dimension=dimension,
+            dimension_value=value,
+        ).values_list("period_start", "value")  # fmt: skip
+    )
+    points, cursor = [], first
+    while cursor < end:
+        points.append((cursor, stored.get(cursor)))
+        cursor = next_period(cursor, granularity)
+    return points
+
+
+def trends(
+    start: date, end: date, dimension: str = "all", value: str = ""
+) -> dict[str, list[tuple[date, float | None]]]:
+    """Every KPI's trend in one query."""
+    granularity = granularity_for(start, end)
+    first = period_start(start, granularity)
+    found: dict[str, dict[date, float | None]] = {kpi.key: {} for kpi in KPIS}
+    for kpi, day, figure in KPIValue.objects.filter(
+        granularity=granularity, period_start__gte=first, period_start__lt=end, dimension=dimension,
+        dimension_value=value,
+    ).values_list("kpi", "period_start", "value"):  # fmt: skip
+        found.setdefault(kpi, {})[day] = figure
+    periods, cursor = [], first
+    while cursor < end:
+        periods.append(cursor)
+        cursor = next_period(cursor, granularity)
+    return {key: [(day, values.get(day)) for day in periods] for key, values in found.items()}
+
+
+def breakdown(dimension: str, start: date, end: date) -> dict[str, dict[str, tuple[float, float, float | None]]]:
+    """dimension value → kpi → (numerator, denominator, value) over [start, end), in two queries."""
+    table: dict[str, dict[str, tuple[float, float, float | None]]] = {}
+    rows = (
+        KPIValue.objects.filter(
+            granularity=Granularity.DAY, period_start__gte=start, period_start__lt=end, dimension=dimension
+        )  # fmt: skip
+        .exclude(kpi="backlog_rate")
+        .values("dimension_value", "kpi")
+        .annotate(numerator=Sum("numerator"), denominator=Sum("denominator"))
+    )
+    for row in rows:
+        kpi = BY_KEY[row["kpi"]]
+        table.setdefault(row["dimension_value"], {})[kpi.key] = (
+            row["numerator"], row["denominator"], derive(kpi, row["numerator"], row["denominator"])
+        )  # fmt: skip
+    for row in KPIValue.objects.filter(kpi="backlog_rate", granularity=Granularity.DAY, dimension=dimension,
+                                       period_start=end - timedelta(days=1)):  # fmt: skip
+        table.setdefault(row.dimension_value, {})["backlog_rate"] = (row.numerator, row.denominator, row.value)
+    return table
+
+
+def last_computed() -> datetime | None:
+    from kpis.models import KPIRun
+
+    run = KPIRun.objects.filter(finished_at__isnull=False).order_by("-finished_at").first()
+    return run.finished_at if run else None
+
+
+__all__ = ["PARTS", "backlog_end", "breakdown", "drilldown_q", "figures", "trend", "trends"]

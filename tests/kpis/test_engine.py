@@ -1,0 +1,213 @@
+"""Every KPI against a small hand-built dataset whose answers are worked out here.
+
+Day D is 2026-03-10 in Asia/Shanghai. Tickets requested on D:
+
+    T1  09:00  responded 10:00 (1 h)   resolved 19:00 (10 h)  closed   1 reply   repair   team A  cost 100+20+5
+    T2  23:50  responded 00:10 (20 m)  resolved D+1 00:10      resolved 1 reply   repair   team B  cost 50
+    T3  12:00  urgent, never answered, still open (resolution due 20:00: overdue at D's end)
+    T4  08:00  responded 13:00 (5 h, late)  resolved D+3 08:00 (72 h, late)  reopened once, 3 replies, complaint
+
+T5 (D−1, resolved D−1) has an answer without an overall score; T6 (D+5) is T1's customer
+and category again, so T1 counts as a repeat problem. Survey answers on D+1:
+T1 overall 5 / NPS 10, T2 overall 2 / NPS 3, T5 no overall / NPS 8; T4's invitation is unanswered.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+from django.db.models import F
+
+from kpis.models import KPIRun, KPIValue
+from kpis.registry import KPIS
+from kpis.selectors import drilldown_q
+from kpis.services import refresh_kpis
+from surveys.models import SurveyInvitation, SurveyResponse, SurveyTemplate
+from tests.factories import CustomerFactory, make_ticket
+from tickets.models import Ticket
+
+pytestmark = pytest.mark.django_db
+
+SH = ZoneInfo("Asia/Shanghai")
+D = date(2026, 3, 10)
+
+
+def at(day_offset: int, hour: int, minute: int = 0) -> datetime:
+    return datetime(2026, 3, 10, hour, minute, tzinfo=SH) + timedelta(days=day_offset)
+
+
+def _ticket(team, by, *, requested, responded=None, resolved=None, status="new", replies=0, reopens=0,
+            customer=None, category="repair", priority="normal", costs=(0, 0, 0)):  # fmt: skip
+    ticket = make_ticket(team=team, by=by, requested_at=requested, customer=customer, category=category,
+                         priority=priority, assignee=by)  # fmt: skip
+    Ticket.objects.filter(pk=ticket.pk).update(
+        first_response_at=responded, resolved_at=resolved, status=status, public_reply_count=replies,
+        reopen_count=reopens, labour_cost=Decimal(costs[0]), logistics_cost=Decimal(costs[1]),
+        other_cost=Decimal(costs[2]),
+    )  # fmt: skip
+    ticket.refresh_from_db()
+    return ticket
+
+
+def _survey(ticket, *, sent, answered=None, overall=None, nps=None):
+    template = SurveyTemplate.objects.get(is_active=True)
+    invitation = SurveyInvitation.objects.create(
+        ticket=ticket, template=template, nonce=f"n{ticket.pk}", token_hash=f"h{ticket.pk}", email="x@example.com",
+        language="zh-hans", created_at=sent, expires_at=sent + timedelta(days=14), answered_at=answered,
+    )  # fmt: skip
+    if answered:
+        SurveyResponse.objects.create(invitation=invitation, ticket=ticket, template=template, submitted_at=answered,
+                                      overall=overall, nps=nps, answers={})  # fmt: skip
+
+
+@pytest.fixture
+def dataset(team, other_team, agent, outsider):
+    with time_machine.travel(at(6, 12), tick=True):  # "today" is D+6: runs cover days, not years
+        yield _build(team, other_team, agent, outsider)
+
+
+def _build(team, other_team, agent, outsider):
+    customer = CustomerFactory()
+    t1 = _ticket(team, agent, requested=at(0, 9), responded=at(0, 10), resolved=at(0, 19), status="closed",
+                 replies=1, customer=customer, costs=(100, 20, 5))  # fmt: skip
+    t2 = _ticket(other_team, outsider, requested=at(0, 23, 50), responded=at(1, 0, 10), resolved=at(1, 0, 10),
+                 status="resolved", replies=1, costs=(50, 0, 0))  # fmt: skip
+    t3 = _ticket(team, agent, requested=at(0, 12), priority="urgent")
+    t4 = _ticket(team, agent, requested=at(0, 8), responded=at(0, 13), resolved=at(3, 8), status="resolved",
+                 replies=3, reopens=1, category="complaint")  # fmt: skip
+    t5 = _ticket(team, agent, requested=at(-1, 9), responded=at(-1, 9, 30), resolved=at(-1, 10), status="resolved",
+                 replies=1)  # fmt: skip
+    _ticket(team, agent, requested=at(5, 9), customer=customer)  # T6: T1's customer comes back
+    for ticket, answer in ((t1, (5, 10)), (t2, (2, 3)), (t5, (None, 8))):
+        _survey(ticket, sent=at(1, 8), answered=at(1, 20), overall=answer[0], nps=answer[1])
+    _survey(t4, sent=at(3, 9))
+    refresh_kpis(full=True)
+    return {"t1": t1, "t2": t2, "t3": t3, "t4": t4}
+
+
+def value(kpi, day=D, granularity="day", dimension="all", dimension_value=""):
+    return KPIValue.objects.get(kpi=kpi, granularity=granularity, period_start=day, dimension=dimension,
+                                dimension_value=dimension_value)  # fmt: skip
+
+
+HOURS = {"t1": 1.0, "t2": 20 / 60, "t4": 5.0}
+
+
+@pytest.mark.parametrize(
+    ("kpi", "expected", "numerator", "denominator"),
+    [
+        ("workload", 4, 4, 4),
+        ("resolution_rate", 75.0, 3, 4),
+        ("response_sla", 200 / 3, 2, 3),
+        ("resolution_sla", 200 / 3, 2, 3),
+        ("first_contact_resolution", 200 / 3, 2, 3),
+        ("repeat_rate", 200 / 3, 2, 3),
+        ("complaint_rate", 25.0, 1, 4),
+        ("follow_up_rate", 100.0, 3, 3),
+        ("service_cost", 175.0, 175, 4),
+        ("backlog_rate", 100 / 3, 1, 3),
+    ],
+)
+def test_ticket_kpis_of_day_d(dataset, kpi, expected, numerator, denominator):
+    row = value(kpi)
+    assert (row.numerator, row.denominator) == (numerator, denominator)
+    assert row.value == pytest.approx(expected)
+
+
+def test_first_response_time_average_median_and_p90_in_hours(dataset):
+    row = value("first_response_time")
+    assert row.denominator == 3
+    assert row.value == pytest.approx(sum(HOURS.values()) / 3)
+    assert row.median == pytest.approx(1.0)
+    assert row.p90 == pytest.approx(1.0 + 0.8 * (5.0 - 1.0))  # percentile_cont between the 2nd and 3rd value
+
+
+def test_completion_time_counts_the_ticket_resolved_after_midnight_on_its_request_day(dataset):
+    row = value("completion_time")
+    assert row.denominator == 3
+    assert row.value == pytest.approx((10 + 20 / 60 + 72) / 3)
+    assert row.median == pytest.approx(10.0)
+    assert not KPIValue.objects.filter(kpi="completion_time", granularity="day", period_start=D + timedelta(days=1),
+                                       dimension="all").exists()  # fmt: skip
+
+
+def test_survey_kpis_count_answers_on_their_day_and_skip_missing_scores(dataset):
+    csat = value("csat", D + timedelta(days=1))
+    assert (csat.numerator, csat.denominator, csat.value) == (1, 2, 50.0)  # T5 gave no overall score
+    nps = value("nps", D + timedelta(days=1))
+    assert (nps.numerator, nps.denominator, nps.value) == (0, 3, 0.0)  # one promoter, one detractor, one passive
+    assert value("survey_response_rate", D + timedelta(days=1)).value == 100.0
+    pending = value("survey_response_rate", D + timedelta(days=3))
+    assert (pending.numerator, pending.denominator, pending.value) == (0, 1, 0.0)
+
+
+def test_dimensions_slice_the_same_figures(dataset, team, other_team):
+    assert value("workload", dimension="team", dimension_value=str(team.pk)).value == 3
+    assert value("workload", dimension="team", dimension_value=str(other_team.pk)).value == 1
+    assert value("workload", dimension="priority", dimension_value="urgent").value == 1
+    assert value("complaint_rate", dimension="category", dimension_value=str(dataset["t4"].category_id)).value == 100
+
+
+def test_weeks_and_months_are_computed_too(dataset):
+    month = value("workload", date(2026, 3, 1), "month")
+    assert month.value == 6
+    week = value("workload", date(2026, 3, 9), "week")  # Monday D−1 to Sunday D+5
+    assert week.value == 6
+
+
+@pytest.mark.parametrize("kpi", KPIS, ids=[k.key for k in KPIS])
+def test_the_drill_down_list_has_exactly_the_figures_count(dataset, kpi):
+    """For every KPI and every stored figure, the ticket list behind it has its count."""
+    rows = KPIValue.objects.filter(kpi=kpi.key, granularity="day")
+    assert rows.exists()
+    for row in rows:
+        start, end = row.period_start, row.period_start + timedelta(days=1)
+        count = lambda part: Ticket.objects.filter(  # noqa: E731
+            drilldown_q(kpi, part, start, end, row.dimension, row.dimension_value, now=row.computed_at)
+        ).count()
+        if kpi.kind == "nps":
+            assert count("num") - count("neg") == row.numerator
+        elif kpi.kind == "ratio":
+            assert count("num") == row.numerator, row
+        assert count("den") == row.denominator, row
+
+
+def test_no_tickets_no_figures_and_no_error():
+    result = refresh_kpis(full=True)
+    assert result.rows == 0 or not KPIValue.objects.exclude(value=None).filter(kpi="workload").exists()
+
+
+def test_an_incremental_run_recomputes_the_old_period_of_a_ticket_resolved_today(dataset, agent):
+    from tickets import services as ticket_services
+
+    before = value("resolution_rate").value
+    ticket_services.resolve_ticket(ticket=dataset["t3"], by=agent, note="finally")
+    Ticket.objects.filter(pk=dataset["t3"].pk).update(updated_at=F("updated_at"))
+    result = refresh_kpis()
+    assert not result.run.full
+    assert value("resolution_rate").value == 100.0 != before
+
+
+def test_a_run_that_fails_half_way_leaves_the_previous_values(dataset, monkeypatch):
+    from kpis import services
+
+    before = {(v.kpi, v.period_start, v.dimension, v.dimension_value): v.value for v in KPIValue.objects.all()}
+    original = services._compute_cohorts
+    calls = []
+
+    def failing(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise RuntimeError("worker killed")
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(services, "_compute_cohorts", failing)
+    with pytest.raises(RuntimeError):
+        refresh_kpis(full=True)
+    after = {(v.kpi, v.period_start, v.dimension, v.dimension_value): v.value for v in KPIValue.objects.all()}
+    assert after == before
+    assert KPIRun.objects.filter(finished_at__isnull=False).count() == 1
