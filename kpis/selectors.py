@@ -14,7 +14,7 @@ from django.db.models import Max, Q, Sum
 
 from kpis.models import Granularity, KPITarget, KPIValue
 from kpis.registry import BY_KEY, DIMENSION_FIELDS, KPI, KPIS, SOURCES, part_q, reroot
-from kpis.services import backlog_end, local_midnight, next_period, period_start
+from kpis.services import local_midnight, next_period, period_start
 
 PARTS = ("num", "neg", "den")
 
@@ -28,8 +28,9 @@ def dimension_q(dimension: str, value: str) -> Q:
     return Q(**{field_name: value})
 
 
-def drilldown_q(kpi: KPI, part: str, start: date, end: date, dimension: str = "all", value: str = "",
-                now: datetime | None = None) -> Q:  # fmt: skip
+def drilldown_q(
+    kpi: KPI, part: str, start: date, end: date, dimension: str = "all", value: str = "", now: datetime | None = None
+) -> Q:
     """The tickets a figure counts, for the local days [start, end): the same ``Q`` as the SQL.
 
     For a survey KPI these are the tickets whose answer (or invitation) is counted."""
@@ -103,8 +104,14 @@ def targets(team_id: int | None = None) -> dict[str, float | None]:
     return found
 
 
-def figures(start: date, end: date, dimension: str = "all", value: str = "", team_targets: int | None = None,
-            now: datetime | None = None) -> list[Figure]:  # fmt: skip
+def figures(
+    start: date,
+    end: date,
+    dimension: str = "all",
+    value: str = "",
+    team_targets: int | None = None,
+    now: datetime | None = None,
+) -> list[Figure]:
     """Every KPI over the local days [start, end), with the previous range of the same length."""
     length = end - start
     current = _summed(start, end, dimension, value)
@@ -136,7 +143,7 @@ def _summed(start: date, end: date, dimension: str, value: str) -> dict[str, dic
             period_start__lt=end,
             dimension=dimension,
             dimension_value=value,
-        )  # fmt: skip
+        )
         .exclude(kpi="backlog_rate")
         .values("kpi")
         .annotate(numerator=Sum("numerator"), denominator=Sum("denominator"), computed_at=Max("computed_at"))
@@ -144,14 +151,22 @@ def _summed(start: date, end: date, dimension: str, value: str) -> dict[str, dic
     found = {row["kpi"]: row for row in rows}
     single = _single_period(start, end)
     if single:
-        for row in KPIValue.objects.filter(granularity=single[0], period_start=single[1], dimension=dimension,
-                                           dimension_value=value).values("kpi", "median", "p90"):  # fmt: skip
+        for row in KPIValue.objects.filter(
+            granularity=single[0], period_start=single[1], dimension=dimension, dimension_value=value
+        ).values("kpi", "median", "p90"):
             if row["kpi"] in found:
                 found[row["kpi"]].update(median=row["median"], p90=row["p90"])
-    last_day = KPIValue.objects.filter(
-        kpi="backlog_rate", granularity=Granularity.DAY, period_start=end - timedelta(days=1),
-        dimension=dimension, dimension_value=value,
-    ).values("numerator", "denominator", "value", "computed_at").first()  # fmt: skip
+    last_day = (
+        KPIValue.objects.filter(
+            kpi="backlog_rate",
+            granularity=Granularity.DAY,
+            period_start=end - timedelta(days=1),
+            dimension=dimension,
+            dimension_value=value,
+        )
+        .values("numerator", "denominator", "value", "computed_at")
+        .first()
+    )
     if last_day:
         found["backlog_rate"] = last_day
     return found
@@ -164,29 +179,6 @@ def _single_period(start: date, end: date) -> tuple[str, date] | None:
     return None
 
 
-def trend(
-    kpi_key: str, start: date, end: date, dimension: str = "all", value: str = ""
-) -> list[tuple[date, float | None]]:
-    """The stored values of one KPI, period by period, at the granularity that suits the range."""
-    granularity = granularity_for(start, end)
-    first = period_start(start, granularity)
-    stored = dict(
-        KPIValue.objects.filter(
-            kpi=kpi_key,
-            granularity=granularity,
-            period_start__gte=first,
-            period_start__lt=end,
-            dimension=dimension,
-            dimension_value=value,
-        ).values_list("period_start", "value")  # fmt: skip
-    )
-    points, cursor = [], first
-    while cursor < end:
-        points.append((cursor, stored.get(cursor)))
-        cursor = next_period(cursor, granularity)
-    return points
-
-
 def trends(
     start: date, end: date, dimension: str = "all", value: str = ""
 ) -> dict[str, list[tuple[date, float | None]]]:
@@ -195,9 +187,12 @@ def trends(
     first = period_start(start, granularity)
     found: dict[str, dict[date, float | None]] = {kpi.key: {} for kpi in KPIS}
     for kpi, day, figure in KPIValue.objects.filter(
-        granularity=granularity, period_start__gte=first, period_start__lt=end, dimension=dimension,
+        granularity=granularity,
+        period_start__gte=first,
+        period_start__lt=end,
+        dimension=dimension,
         dimension_value=value,
-    ).values_list("kpi", "period_start", "value"):  # fmt: skip
+    ).values_list("kpi", "period_start", "value"):
         found.setdefault(kpi, {})[day] = figure
     periods, cursor = [], first
     while cursor < end:
@@ -212,7 +207,7 @@ def breakdown(dimension: str, start: date, end: date) -> dict[str, dict[str, tup
     rows = (
         KPIValue.objects.filter(
             granularity=Granularity.DAY, period_start__gte=start, period_start__lt=end, dimension=dimension
-        )  # fmt: skip
+        )
         .exclude(kpi="backlog_rate")
         .values("dimension_value", "kpi")
         .annotate(numerator=Sum("numerator"), denominator=Sum("denominator"))
@@ -220,10 +215,13 @@ def breakdown(dimension: str, start: date, end: date) -> dict[str, dict[str, tup
     for row in rows:
         kpi = BY_KEY[row["kpi"]]
         table.setdefault(row["dimension_value"], {})[kpi.key] = (
-            row["numerator"], row["denominator"], derive(kpi, row["numerator"], row["denominator"])
-        )  # fmt: skip
-    for row in KPIValue.objects.filter(kpi="backlog_rate", granularity=Granularity.DAY, dimension=dimension,
-                                       period_start=end - timedelta(days=1)):  # fmt: skip
+            row["numerator"],
+            row["denominator"],
+            derive(kpi, row["numerator"], row["denominator"]),
+        )
+    for row in KPIValue.objects.filter(
+        kpi="backlog_rate", granularity=Granularity.DAY, dimension=dimension, period_start=end - timedelta(days=1)
+    ):
         table.setdefault(row.dimension_value, {})["backlog_rate"] = (row.numerator, row.denominator, row.value)
     return table
 
@@ -233,6 +231,3 @@ def last_computed() -> datetime | None:
 
     run = KPIRun.objects.filter(finished_at__isnull=False).order_by("-finished_at").first()
     return run.finished_at if run else None
-
-
-__all__ = ["PARTS", "backlog_end", "breakdown", "drilldown_q", "figures", "trend", "trends"]

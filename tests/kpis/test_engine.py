@@ -165,10 +165,12 @@ def test_the_drill_down_list_has_exactly_the_figures_count(dataset, kpi):
     rows = KPIValue.objects.filter(kpi=kpi.key, granularity="day")
     assert rows.exists()
     for row in rows:
-        start, end = row.period_start, row.period_start + timedelta(days=1)
-        count = lambda part: Ticket.objects.filter(  # noqa: E731
-            drilldown_q(kpi, part, start, end, row.dimension, row.dimension_value, now=row.computed_at)
-        ).count()
+
+        def count(part, row=row):
+            start, end = row.period_start, row.period_start + timedelta(days=1)
+            q = drilldown_q(kpi, part, start, end, row.dimension, row.dimension_value, now=row.computed_at)
+            return Ticket.objects.filter(q).count()
+
         if kpi.kind == "nps":
             assert count("num") - count("neg") == row.numerator
         elif kpi.kind == "ratio":
