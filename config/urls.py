@@ -19,7 +19,9 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("s/", include("surveys.public_urls")),
     path("surveys/", include("surveys.urls")),
+    path("dashboard/", include("kpis.urls")),
     path("api/", include("tickets.api_urls")),
     path("api/", include("surveys.api_urls")),
+    path("api/", include("kpis.api_urls")),
     path("dev/outbox/", include("outbox.urls")),  # 404 unless DEBUG
 ]

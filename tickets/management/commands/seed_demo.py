@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import random
+import secrets
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -21,7 +22,20 @@ from django.db import connection, transaction
 from django.db.models import Count
 from django.utils import timezone
 
-from tickets.models import Category, Channel, Customer, EventKind, Priority, Status, Team, Ticket, TicketEvent
+from surveys.models import SurveyInvitation, SurveyResponse, SurveyTemplate
+from surveys.services import hash_token, token_for
+from tickets.models import (
+    REPEAT_WINDOW,
+    Category,
+    Channel,
+    Customer,
+    EventKind,
+    Priority,
+    Status,
+    Team,
+    Ticket,
+    TicketEvent,
+)
 from tickets.selectors import MANAGERS_GROUP, sla_policy_for
 
 User = get_user_model()
@@ -113,6 +127,7 @@ CHANNEL_WEIGHTS = {
     Channel.WALK_IN: 5,
 }
 PRIORITY_WEIGHTS = {Priority.LOW: 15, Priority.NORMAL: 60, Priority.HIGH: 20, Priority.URGENT: 5}
+SCALE_KEYS = ("attitude", "speed", "professionalism", "problem_solving", "helpfulness")
 TEAM_FOR_CATEGORY = {"repair": 1, "return": 2}  # the rest go to the hotline team mostly
 
 
@@ -133,6 +148,8 @@ class Command(BaseCommand):
         created = 0
         if existing < tickets:
             created = self._tickets(rng, teams, users, tickets - existing, days)
+            self._repeats(teams)
+            self._surveys(rng, teams)
         self._summary(users, teams, existing, created)
 
     def _people(self) -> dict[str, User]:
@@ -181,7 +198,7 @@ class Command(BaseCommand):
         now = timezone.now()
         categories = {c.slug: c for c in Category.objects.all()}
         slugs = [s for s in CATEGORY_WEIGHTS if s in categories] or list(categories)
-        customers = self._customers(rng, max(50, count // 3))
+        customers = self._customers(rng, max(50, count))
         with connection.cursor() as cursor:
             cursor.execute("SELECT nextval('ticket_reference_seq') FROM generate_series(1, %s)", [count])
             numbers = [row[0] for row in cursor.fetchall()]
@@ -208,7 +225,7 @@ class Command(BaseCommand):
                 agents[team.pk],
                 priority,
                 policies[key],
-                rng.choice(customers),
+                customers[index] if rng.random() > 0.08 else rng.choice(customers[: index + 1]),
             )
             batch.append((ticket, events))
             if len(batch) == 500 or index == count - 1:
@@ -299,7 +316,8 @@ class Command(BaseCommand):
                     )
                 )
         resolved_at = requested + resolution
-        if ticket.first_response_at and resolved_at < now and rng.random() < 0.97:
+        stale = requested < now - timedelta(days=10)  # old tickets were all dealt with eventually
+        if ticket.first_response_at and resolved_at < now and (rng.random() < 0.97 or stale):
             ticket.status, ticket.resolved_at = Status.RESOLVED, resolved_at
             events.append(
                 TicketEvent(
@@ -371,6 +389,63 @@ class Command(BaseCommand):
                 event.ticket = ticket
                 events.append(event)
         TicketEvent.objects.bulk_create(events, batch_size=2000)
+
+    @staticmethod
+    def _repeats(teams) -> None:
+        """Count returning customers (same category within 30 days) on the earlier ticket, as the desk does."""
+        with connection.cursor() as cursor:
+            cursor.execute(
+                """
+                UPDATE tickets_ticket t SET repeat_count = r.n FROM (
+                    SELECT prev_id, count(*) AS n FROM (
+                        SELECT lag(id) OVER w AS prev_id, lag(requested_at) OVER w AS prev_at, requested_at
+                        FROM tickets_ticket WHERE team_id = ANY(%s)
+                        WINDOW w AS (PARTITION BY customer_id, category_id ORDER BY requested_at, id)
+                    ) x WHERE prev_id IS NOT NULL AND requested_at - prev_at <= %s GROUP BY prev_id
+                ) r WHERE t.id = r.prev_id
+                """,
+                [[team.pk for team in teams], REPEAT_WINDOW],
+            )
+
+    def _surveys(self, rng: random.Random, teams) -> None:
+        """Invitations for most resolved tickets with an e-mail address; about a third answered."""
+        template = SurveyTemplate.objects.filter(is_active=True).first()
+        if template is None:
+            return
+        tickets = (
+            Ticket.objects.filter(team__in=teams, resolved_at__isnull=False, survey__isnull=True)
+            .exclude(customer__email="")
+            .select_related("customer")
+        )
+        invitations, answers = [], []
+        now = timezone.now()
+        for ticket in tickets.iterator():
+            if rng.random() > 0.9:
+                continue
+            sent = ticket.resolved_at + timedelta(minutes=rng.randrange(1, 10))
+            nonce = secrets.token_urlsafe(24)
+            invitation = SurveyInvitation(
+                ticket=ticket, template=template, nonce=nonce, token_hash=hash_token(token_for(nonce)),
+                email=ticket.customer.email, language=ticket.customer.preferred_language, created_at=sent,
+                expires_at=sent + timedelta(days=template.expiry_days),
+            )  # fmt: skip
+            answered = sent + timedelta(hours=rng.lognormvariate(math.log(10), 1.0))
+            if rng.random() < 0.36 and answered < now:
+                invitation.answered_at = invitation.first_opened_at = answered
+                invitation.open_count = 1
+                overall = rng.choices([5, 4, 3, 2, 1], weights=[55, 30, 8, 4, 3])[0]
+                nps = min(10, max(0, {5: 9, 4: 8, 3: 6, 2: 3, 1: 1}[overall] + rng.choice([-1, 0, 0, 1])))
+                scale = {key: min(5, max(1, overall + rng.choice([-1, 0, 0, 0, 1]))) for key in SCALE_KEYS}
+                answers.append((invitation, SurveyResponse(
+                    ticket=ticket, template=template, submitted_at=answered, overall=overall, nps=nps,
+                    answers={**scale, "overall": overall, "nps": nps},
+                )))  # fmt: skip
+            invitations.append(invitation)
+        SurveyInvitation.objects.bulk_create(invitations, batch_size=1000)
+        for invitation, response in answers:
+            response.invitation = invitation
+        SurveyResponse.objects.bulk_create([response for _, response in answers], batch_size=1000)
+        self.stdout.write(f"  surveys: {len(invitations)} sent, {len(answers)} answered")
 
     def _summary(self, users, teams, existing, created) -> None:
         total = Ticket.objects.filter(team__in=teams).count()

@@ -1,0 +1,56 @@
+"""Server-rendered trend charts: coordinates for an inline SVG (no JavaScript, prints, has a text alternative)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+WIDTH, HEIGHT, PAD_LEFT, PAD_RIGHT, PAD_TOP, PAD_BOTTOM = 320, 120, 34, 8, 8, 18
+
+
+@dataclass
+class Point:
+    day: date
+    value: float | None
+    x: float
+    y: float | None
+
+
+@dataclass
+class Chart:
+    points: list[Point]
+    line: str
+    target_y: float | None
+    top: float
+    width: int = WIDTH
+    height: int = HEIGHT
+    left: int = PAD_LEFT
+    bottom: int = HEIGHT - PAD_BOTTOM
+
+
+def chart(series: list[tuple[date, float | None]], target: float | None) -> Chart:
+    values = [v for _d, v in series if v is not None]
+    top = max([*values, target or 0, 1e-9]) * 1.1
+    usable_w, usable_h = WIDTH - PAD_LEFT - PAD_RIGHT, HEIGHT - PAD_TOP - PAD_BOTTOM
+    step = usable_w / max(len(series) - 1, 1)
+
+    def y(value: float) -> float:
+        return round(PAD_TOP + usable_h * (1 - value / top), 1)
+
+    points = [
+        Point(day, value, round(PAD_LEFT + i * step, 1), y(value) if value is not None else None)
+        for i, (day, value) in enumerate(series)
+    ]
+    # Gaps (periods without data) break the line instead of drawing zero.
+    segments, current = [], []
+    for point in points:
+        if point.y is None:
+            if current:
+                segments.append(current)
+            current = []
+        else:
+            current.append(f"{point.x},{point.y}")
+    if current:
+        segments.append(current)
+    line = " ".join("M" + " L".join(segment) for segment in segments)
+    return Chart(points=points, line=line, target_y=y(target) if target is not None else None, top=top)

@@ -1,0 +1,41 @@
+"""Showing KPI figures: names, units, "—" for an empty figure."""
+
+from __future__ import annotations
+
+from django import template
+from django.utils.formats import number_format
+from django.utils.translation import gettext as _
+
+from kpis.registry import BY_KEY
+
+register = template.Library()
+
+
+@register.simple_tag
+def kpi_name(key: str) -> str:
+    kpi = BY_KEY.get(key)
+    return kpi.name if kpi else key
+
+
+@register.filter
+def figure(value, unit: str) -> str:
+    """A figure as people read it: 91.7 %, 2.1 h, 1,219, ¥325,193; "—" when there is none."""
+    if value is None:
+        return "—"
+    if unit == "percent":
+        return f"{number_format(value, 1)} %"
+    if unit == "hours":
+        return _("%s h") % number_format(value, 1)
+    if unit == "money":
+        return "¥" + number_format(value, 0, force_grouping=True)
+    if unit == "score":
+        return number_format(value, 1)
+    return number_format(value, 0, force_grouping=True)
+
+
+@register.filter
+def signed(value, unit: str) -> str:
+    if value is None:
+        return ""
+    shown = figure(abs(value), unit)
+    return ("+" if value > 0 else "−" if value < 0 else "±") + shown

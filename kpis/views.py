@@ -1,0 +1,218 @@
+"""The managers' dashboards: KPI tiles, trends, breakdowns, scorecards, exports.
+
+Every page reads stored values only (``kpis_kpivalue``), so its cost does not grow
+with the number of tickets. Every figure links to the ticket list behind it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date, timedelta
+from urllib.parse import urlencode
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET
+
+from kpis.charts import chart
+from kpis.forms import DashboardForm
+from kpis.models import Dimension
+from kpis.registry import KPIS
+from kpis.selectors import breakdown, figures, last_computed, targets, trends
+from tickets.models import Category, Channel, Priority, Team
+from tickets.selectors import is_manager
+
+User = get_user_model()
+
+BREAKDOWNS = [Dimension.TEAM, Dimension.AGENT, Dimension.CATEGORY, Dimension.CHANNEL, Dimension.PRIORITY]
+
+
+def dashboard_teams(user):
+    """The teams whose figures ``user`` may see (all for a manager, their own for a supervisor); None: none."""
+    if is_manager(user):
+        return Team.objects.all()
+    supervised = Team.objects.filter(supervisor=user)
+    return supervised if supervised.exists() else None
+
+
+def drill_url(kpi_key: str, part: str, start: date, end: date, dimension: str = "all", value: str = "") -> str:
+    params = {"kpi": kpi_key, "part": part, "start": start.isoformat(), "end": (end - timedelta(days=1)).isoformat()}
+    if dimension != "all":
+        params.update(dimension=dimension, value=value)
+    return reverse("tickets:list") + "?" + urlencode(params)
+
+
+def dimension_labels(dimension: str, values) -> dict[str, str]:
+    values = [v for v in values if v not in ("", "none")]
+    labels: dict[str, str] = {"none": _("(none)")}
+    if dimension == Dimension.TEAM:
+        labels.update({str(t.pk): t.name for t in Team.objects.filter(pk__in=values)})
+    elif dimension == Dimension.AGENT:
+        labels.update({str(u.pk): u.get_full_name() or u.username for u in User.objects.filter(pk__in=values)})
+    elif dimension == Dimension.CATEGORY:
+        labels.update({str(c.pk): str(c) for c in Category.objects.filter(pk__in=values)})
+    elif dimension == Dimension.CHANNEL:
+        labels.update(dict(Channel.choices))
+    elif dimension == Dimension.PRIORITY:
+        labels.update(dict(Priority.choices))
+    return labels
+
+
+def _scope(request: HttpRequest):
+    teams = dashboard_teams(request.user)
+    if teams is None:
+        raise Http404
+    form = DashboardForm(request.GET or None, teams=teams, all_teams_allowed=is_manager(request.user))
+    team = form.cleaned_data.get("team") if form.is_bound and form.is_valid() else None
+    if team is None and not is_manager(request.user):
+        team = teams.first()
+    start, end = form.date_range()
+    dimension, value = (Dimension.TEAM, str(team.pk)) if team else (Dimension.ALL, "")
+    return form, team, start, end, dimension, value
+
+
+def _tiles(start, end, dimension, value, team):
+    tiles = []
+    series = trends(start, end, dimension, value)
+    for figure in figures(start, end, dimension, value, team_targets=team.pk if team else None):
+        key = figure.kpi.key
+        ratio = figure.kpi.kind in ("ratio", "nps")
+        tiles.append(
+            {
+                "figure": figure,
+                "chart": chart(series.get(key, []), figure.target),
+                "den_url": drill_url(key, "den", start, end, dimension, value),
+                "num_url": drill_url(key, "num", start, end, dimension, value) if ratio else None,
+                "neg_url": drill_url(key, "neg", start, end, dimension, value) if figure.kpi.kind == "nps" else None,
+            }
+        )
+    return tiles
+
+
+def _table(dimension: str, start: date, end: date, sort: str | None, team: Team | None):
+    data = breakdown(dimension, start, end)
+    labels = dimension_labels(dimension, data.keys())
+    rows = []
+    for value, by_kpi in data.items():
+        cells = []
+        for kpi in KPIS:
+            figure = by_kpi.get(kpi.key, (0, 0, None))[2]
+            cells.append({"kpi": kpi, "value": figure, "url": drill_url(kpi.key, "den", start, end, dimension, value)})
+        rows.append({"value": value, "label": labels.get(value, value), "cells": cells})
+    if sort in {k.key for k in KPIS}:
+        index = [k.key for k in KPIS].index(sort)
+        rows.sort(key=lambda r: (r["cells"][index]["value"] is None, -(r["cells"][index]["value"] or 0)))
+    else:
+        rows.sort(key=lambda r: r["label"])
+    if team is not None and dimension == Dimension.AGENT:
+        members = {str(pk) for pk in team.members.values_list("pk", flat=True)} | {str(team.supervisor_id)}
+        rows = [r for r in rows if r["value"] in members]
+    return {"dimension": dimension, "label": Dimension(dimension).label, "rows": rows}
+
+
+@require_GET
+@login_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    form, team, start, end, dimension, value = _scope(request)
+    sort = request.GET.get("sort")
+    tables = [_table(d, start, end, sort, team) for d in BREAKDOWNS if not (team and d == Dimension.TEAM)]
+    query = request.GET.copy()
+    query.pop("sort", None)
+    context = {
+        "form": form,
+        "team": team,
+        "start": start,
+        "last_day": end - timedelta(days=1),
+        "tiles": _tiles(start, end, dimension, value, team),
+        "tables": tables,
+        "kpis": KPIS,
+        "query": query.urlencode(),
+        "last_computed": last_computed(),
+    }
+    return render(request, "kpis/dashboard.html", context)
+
+
+@require_GET
+@login_required
+def scorecard(request: HttpRequest, username: str) -> HttpResponse:
+    """An agent's KPIs against the targets and the team's. Their own, or anyone's for a manager."""
+    agent = User.objects.filter(username=username, is_active=True).first()
+    if agent is None or not (agent == request.user or is_manager(request.user)):
+        raise Http404
+    form = DashboardForm(request.GET or None, teams=Team.objects.none(), all_teams_allowed=True)
+    start, end = form.date_range()
+    team = agent.desk_teams.order_by("name").first()
+    own = figures(start, end, Dimension.AGENT, str(agent.pk), team_targets=team.pk if team else None)
+    team_figures = {f.kpi.key: f for f in figures(start, end, Dimension.TEAM, str(team.pk))} if team else {}
+    rows = [
+        {"figure": f, "team": team_figures.get(f.kpi.key),
+         "url": drill_url(f.kpi.key, "den", start, end, Dimension.AGENT, str(agent.pk))}
+        for f in own
+    ]  # fmt: skip
+    context = {"agent": agent, "team": team, "rows": rows, "form": form, "start": start,
+               "last_day": end - timedelta(days=1), "last_computed": last_computed()}  # fmt: skip
+    return render(request, "kpis/scorecard.html", context)
+
+
+def _safe_cell(value):
+    """Text that a spreadsheet would run as a formula is written as text."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+def _export_rows(request: HttpRequest, table: str) -> tuple[list[str], list[list]]:
+    _form, team, start, end, dimension, value = _scope(request)
+    header = [_("Slice")] + [f"{kpi.name} ({kpi.unit})" for kpi in KPIS]
+    if table == "summary":
+        wanted = targets(team.pk if team else None)
+        rows = [[_("Value")], [_("Target")], [_("Numerator")], [_("Denominator")]]
+        for figure in figures(start, end, dimension, value, team_targets=team.pk if team else None):
+            rows[0].append(figure.value)
+            rows[1].append(wanted.get(figure.kpi.key))
+            rows[2].append(figure.numerator)
+            rows[3].append(figure.denominator)
+        return header, rows
+    if table not in BREAKDOWNS:
+        raise Http404
+    data = _table(table, start, end, None, team)
+    return header, [[row["label"]] + [cell["value"] for cell in row["cells"]] for row in data["rows"]]
+
+
+@require_GET
+@login_required
+def export(request: HttpRequest, table: str, fmt: str) -> HttpResponse:
+    """A dashboard table as CSV (UTF-8 with BOM, so Excel keeps Chinese) or XLSX."""
+    header, rows = _export_rows(request, table)
+    rows = [[_safe_cell(cell) for cell in row] for row in rows]
+    filename = f"kpis-{table}-{date.today().isoformat()}"
+    if fmt == "csv":
+        buffer = io.StringIO()
+        buffer.write("\ufeff")
+        writer = csv.writer(buffer)
+        writer.writerow(header)
+        writer.writerows(rows)
+        response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
+    elif fmt == "xlsx":
+        from openpyxl import Workbook
+
+        book = Workbook()
+        sheet = book.active
+        sheet.title = table[:31]
+        sheet.append(header)
+        for row in rows:
+            sheet.append(row)
+        buffer = io.BytesIO()
+        book.save(buffer)
+        response = HttpResponse(
+            buffer.getvalue(), content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        )
+    else:
+        raise Http404
+    response["Content-Disposition"] = f'attachment; filename="{filename}.{fmt}"'
+    return response

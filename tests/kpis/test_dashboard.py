@@ -1,0 +1,186 @@
+"""The dashboard, the drill-down from its figures, the scorecards, the exports and the API."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from urllib.parse import unquote
+
+import pytest
+from django.utils import timezone
+from openpyxl import load_workbook
+from rest_framework.test import APIClient
+
+from kpis.models import KPITarget, KPIValue
+from kpis.registry import KPIS
+from kpis.services import refresh_kpis
+from tests.factories import CustomerFactory, make_ticket
+from tickets import services
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def figures_today(team, other_team, agent, colleague, outsider):
+    """Five tickets today: three resolved (one by the other team), one with a formula-like customer."""
+    made = [
+        make_ticket(team=team, by=agent, assignee=agent, subject="一"),
+        make_ticket(team=team, by=agent, assignee=colleague, subject="二"),
+        make_ticket(team=team, by=agent, assignee=agent, category="complaint", subject="三"),
+        make_ticket(team=other_team, by=outsider, assignee=outsider, subject="四"),
+        make_ticket(team=team, by=agent, customer=CustomerFactory(name='=HYPERLINK("x")'), subject="五"),
+    ]
+    for ticket in made[:2] + made[3:4]:
+        services.add_reply(ticket=ticket, by=agent, body="hi")
+        services.resolve_ticket(ticket=ticket, by=agent, note="done")
+    refresh_kpis(full=True)
+    return made
+
+
+def _manager_client(client, manager):
+    client.force_login(manager)
+    return client
+
+
+def test_the_dashboard_shows_a_tile_per_kpi_with_target_and_colour(client, manager, figures_today):
+    page = _manager_client(client, manager).get("/dashboard/?period=today", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    for kpi in KPIS:
+        assert f'id="kpi-{kpi.key}"' in page
+    assert "Resolution rate" in page and "60.0 %" in page  # 3 of 5
+    assert re.search(r'class="tile tile-bad" id="kpi-resolution_rate"', page)  # 60 % < 90 %
+    assert "<svg" in page and "<desc" in page  # server-rendered chart with a text alternative
+
+
+def test_every_tile_links_to_a_ticket_list_of_the_same_count(client, manager, figures_today):
+    client = _manager_client(client, manager)
+    page = client.get("/dashboard/?period=today", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    checked = 0
+    for kpi in KPIS:
+        tile = page.split(f'id="kpi-{kpi.key}"', 1)[1].split("</article>", 1)[0]
+        for url, label in re.findall(r'<a href="([^"]+)">(?:numerator|counted) ([\d,]+)</a>', tile):
+            listing = client.get(unquote(url).replace("&amp;", "&"), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+            shown = re.search(r"([\d,]+) tickets?", listing)
+            assert shown and shown.group(1) == label, (kpi.key, url, label)
+            checked += 1
+    assert checked >= len(KPIS)
+
+
+def test_a_target_edited_in_admin_turns_a_tile_green(client, manager, figures_today):
+    KPITarget.objects.create(kpi="resolution_rate", value=50)
+    page = _manager_client(client, manager).get("/dashboard/?period=today").content.decode()
+    assert re.search(r'class="tile tile-ok" id="kpi-resolution_rate"', page)
+
+
+def test_an_empty_period_shows_dashes_not_errors(client, manager):
+    response = _manager_client(client, manager).get("/dashboard/?period=custom&start=2020-01-01&end=2020-01-31")
+    assert response.status_code == 200
+    assert "—" in response.content.decode()
+
+
+def test_a_bad_range_is_a_message_not_an_error(client, manager):
+    response = _manager_client(client, manager).get("/dashboard/?period=custom&start=2026-02-01&end=2026-01-01")
+    assert response.status_code == 200 and "form-errors" in response.content.decode()
+
+
+def test_the_dashboard_runs_a_bounded_number_of_queries(client, manager, figures_today, django_assert_max_num_queries):
+    client = _manager_client(client, manager)
+    with django_assert_max_num_queries(30):
+        client.get("/dashboard/?period=30d")
+
+
+def test_breakdowns_by_team_and_agent(client, manager, figures_today, team, other_team):
+    page = _manager_client(client, manager).get("/dashboard/?period=today").content.decode()
+    assert 'id="by-team"' in page and team.name in page and other_team.name in page
+    assert 'id="by-agent"' in page and "Alice" in page
+
+
+def test_agents_cannot_open_the_dashboard_and_supervisors_see_their_team(client, agent, supervisor, figures_today):
+    client.force_login(agent)
+    assert client.get("/dashboard/").status_code == 404
+    client.force_login(supervisor)
+    page = client.get("/dashboard/?period=today").content.decode()
+    assert "热线服务组" in page
+
+
+class TestScorecard:
+    def test_an_agent_sees_their_own_scorecard(self, client, agent, figures_today):
+        client.force_login(agent)
+        response = client.get("/dashboard/agents/alice/?period=today", HTTP_ACCEPT_LANGUAGE="en")
+        assert response.status_code == 200
+        assert "Workload" in response.content.decode()
+
+    def test_an_agent_cannot_see_a_colleagues_scorecard(self, client, agent, colleague, figures_today):
+        client.force_login(agent)
+        assert client.get("/dashboard/agents/bob/").status_code == 404
+        assert client.get("/dashboard/agents/nobody/").status_code == 404
+
+    def test_a_manager_sees_anyones_scorecard(self, client, manager, agent, figures_today):
+        client.force_login(manager)
+        assert client.get("/dashboard/agents/alice/").status_code == 200
+
+    def test_anonymous_visitors_log_in_first(self, client, agent):
+        assert client.get("/dashboard/agents/alice/").status_code == 302
+
+
+class TestExport:
+    def test_the_agent_table_as_csv_keeps_chinese_and_neutralises_formulas(self, client, manager, figures_today, agent):
+        agent.first_name = "=cmd|' /C calc'!A0"
+        agent.save()
+        response = _manager_client(client, manager).get("/dashboard/export/agent.csv?period=today",
+                                                        HTTP_ACCEPT_LANGUAGE="zh-CN")  # fmt: skip
+        assert response["Content-Type"].startswith("text/csv")
+        text = response.content.decode("utf-8")
+        assert text.startswith("\ufeff")
+        rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
+        assert rows[0][1] == "服务响应时间 (hours)"
+        labels = [row[0] for row in rows[1:]]
+        assert "'=cmd|' /C calc'!A0" in labels  # stored as text, not a formula
+
+    def test_the_summary_as_xlsx_parses_back(self, client, manager, figures_today):
+        response = _manager_client(client, manager).get("/dashboard/export/summary.xlsx?period=today",
+                                                        HTTP_ACCEPT_LANGUAGE="zh-CN")  # fmt: skip
+        sheet = load_workbook(io.BytesIO(response.content)).active
+        header = [cell.value for cell in sheet[1]]
+        assert header[0] == "维度" and "服务解决率 (percent)" in header
+        values = {header[i]: sheet[2][i].value for i in range(1, len(header))}
+        assert values["服务解决率 (percent)"] == pytest.approx(60.0)
+
+    def test_an_unknown_table_or_format_is_404(self, client, manager):
+        client = _manager_client(client, manager)
+        assert client.get("/dashboard/export/secrets.csv").status_code == 404
+        assert client.get("/dashboard/export/team.pdf").status_code == 404
+
+
+class TestApi:
+    def test_stored_values_with_filters(self, manager, figures_today):
+        api = APIClient()
+        api.force_authenticate(manager)
+        today = timezone.localdate().isoformat()
+        body = api.get("/api/kpis/", {"metric": "workload", "granularity": "day", "start": today, "end": today,
+                                      "dimension": "all"}).json()  # fmt: skip
+        (row,) = body["results"]
+        assert (row["metric"], row["value"], row["numerator"], row["denominator"]) == ("workload", 5, 5, 5)
+
+    def test_an_agent_gets_only_their_own_slice(self, agent, figures_today):
+        api = APIClient()
+        api.force_authenticate(agent)
+        rows = api.get("/api/kpis/", {"granularity": "day"}).json()["results"]
+        assert rows and {(r["dimension"], r["dimension_value"]) for r in rows} == {("agent", str(agent.pk))}
+
+    def test_bad_filters_are_400_and_anonymous_is_401(self, manager):
+        api = APIClient()
+        assert api.get("/api/kpis/").status_code == 401
+        api.force_authenticate(manager)
+        assert api.get("/api/kpis/", {"granularity": "fortnight"}).status_code == 400
+        assert api.get("/api/kpis/", {"start": "yesterday"}).status_code == 400
+
+
+def test_a_resolve_in_the_ui_shows_after_the_next_run(client, manager, agent, team):
+    ticket = make_ticket(team=team, by=agent)
+    refresh_kpis()
+    assert KPIValue.objects.get(kpi="resolution_rate", granularity="day", dimension="all").value == 0
+    client.force_login(agent)
+    client.post(f"/tickets/{ticket.pk}/resolve/", {"note": "fixed"})
+    refresh_kpis()
+    assert KPIValue.objects.get(kpi="resolution_rate", granularity="day", dimension="all").value == 100
