@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test lint format messages clean-data
+.PHONY: run test lint format messages clean-data bench-kpis
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,3 +40,6 @@ messages: $(VENV)/.dev
 
 clean-data:
 	rm -rf .data
+
+bench-kpis: $(VENV)/.dev
+	$(BIN)/python -m config.embedded exec -- $(BIN)/python bench/kpis_bench.py $(BENCH_ARGS)

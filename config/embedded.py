@@ -100,6 +100,7 @@ def run(data_dir: Path, port: int, seed: bool) -> int:
         _manage(env, "migrate", "--noinput")
         if seed:
             _manage(env, "seed_demo")
+        _manage(env, "refresh_kpis")  # the dashboard has figures from the start; beat keeps them fresh
         python = sys.executable
         manager = Manager()
         manager.add_process(

@@ -14,6 +14,7 @@ class Point:
     value: float | None
     x: float
     y: float | None
+    url: str = ""
 
 
 @dataclass
@@ -28,7 +29,7 @@ class Chart:
     bottom: int = HEIGHT - PAD_BOTTOM
 
 
-def chart(series: list[tuple[date, float | None]], target: float | None) -> Chart:
+def chart(series: list[tuple[date, float | None]], target: float | None, urls: list[str] | None = None) -> Chart:
     values = [v for _d, v in series if v is not None]
     top = max([*values, target or 0, 1e-9]) * 1.1
     usable_w, usable_h = WIDTH - PAD_LEFT - PAD_RIGHT, HEIGHT - PAD_TOP - PAD_BOTTOM
@@ -37,8 +38,9 @@ def chart(series: list[tuple[date, float | None]], target: float | None) -> Char
     def y(value: float) -> float:
         return round(PAD_TOP + usable_h * (1 - value / top), 1)
 
+    urls = urls or [""] * len(series)
     points = [
-        Point(day, value, round(PAD_LEFT + i * step, 1), y(value) if value is not None else None)
+        Point(day, value, round(PAD_LEFT + i * step, 1), y(value) if value is not None else None, urls[i])
         for i, (day, value) in enumerate(series)
     ]
     # Gaps (periods without data) break the line instead of drawing zero.

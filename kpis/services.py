@@ -7,9 +7,9 @@ clauses compiled from the registry's ``Q`` objects, medians and p90 by
 ``percentile_cont``, local days from ``TIME_ZONE``. The rows go straight into
 ``kpis_kpivalue`` (``INSERT … SELECT``): no ticket is loaded into Python.
 
-A run holds a transaction-level advisory lock (two runs never overlap), replaces
-the affected periods' rows, and commits at the end: a run killed half-way leaves
-the previous values in place. An incremental run recomputes every period whose
+A run holds a transaction-level advisory lock (two runs never overlap), upserts
+the affected periods' rows (and removes the slices it no longer finds), and commits
+at the end: a run killed half-way leaves the previous values in place. An incremental run recomputes every period whose
 rows changed since the previous run — the request day of every ticket touched
 (old tickets get answered and resolved later), the days of new survey answers and
 invitations — and today.
@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 from django.apps import apps
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Aggregate, Count, DateField, F, FloatField, Func, Q, Sum, Value
+from django.db.models import Aggregate, Count, DateField, F, FloatField, Func, Q, Sum
 from django.db.models.functions import Cast, Trunc
 from django.utils import timezone
 
@@ -192,6 +192,9 @@ def _insert(aggregate_sql: str, params: tuple, kpis: list[KPI], granularity: str
         CROSS JOIN LATERAL (VALUES
         {values}
         ) AS v(kpi, numerator, denominator, value, median, p90)
+        ON CONFLICT (kpi, granularity, period_start, dimension, dimension_value) DO UPDATE SET
+            numerator = EXCLUDED.numerator, denominator = EXCLUDED.denominator, value = EXCLUDED.value,
+            median = EXCLUDED.median, p90 = EXCLUDED.p90, computed_at = EXCLUDED.computed_at
     """  # noqa: S608
     with connection.cursor() as cursor:
         cursor.execute(sql, (granularity, computed_at, *params))
@@ -226,19 +229,38 @@ def backlog_end(start: date, granularity: str, now: datetime) -> datetime:
     return min(local_midnight(next_period(start, granularity)), now)
 
 
+_BACKLOG_SQL = """
+    SELECT e.period AS period, t.team_id AS d_team, t.assignee_id AS d_agent, t.category_id AS d_category,
+           t.channel AS d_channel, t.priority AS d_priority,
+           GROUPING(t.team_id, t.assignee_id, t.category_id, t.channel, t.priority) AS g,
+           COUNT(*) AS "{key}__den",
+           COUNT(*) FILTER (WHERE t.resolution_due_at < e.at) AS "{key}__num"
+    FROM tickets_ticket t
+    CROSS JOIN LATERAL (
+        SELECT p::date AS period, LEAST((p + %s::interval) AT TIME ZONE %s, %s) AS at
+        FROM generate_series(
+            date_trunc(%s, t.requested_at AT TIME ZONE %s),
+            date_trunc(%s, LEAST(COALESCE(t.resolved_at, %s), %s) AT TIME ZONE %s),
+            %s::interval
+        ) AS p
+    ) e
+    WHERE t.requested_at < %s AND (t.resolved_at IS NULL OR t.resolved_at >= %s)
+      AND e.period = ANY(%s)
+      AND t.requested_at < e.at AND (t.resolved_at IS NULL OR t.resolved_at >= e.at)
+    GROUP BY e.period, GROUPING SETS ((), (t.team_id), (t.assignee_id), (t.category_id), (t.channel), (t.priority))
+"""
+
+
 def _compute_backlog(kpis: list[KPI], granularity: str, starts: set[date], now: datetime) -> int:
-    """Tickets open at each period's end, and those of them past due: one pass per period end."""
-    rows = 0
-    for start in sorted(starts):
-        end = backlog_end(start, granularity, now)
-        queryset = _source_queryset("backlog", part_q(kpis[0], "den", end=end), Value(start, output_field=DateField()))
-        for kpi in kpis:
-            queryset = queryset.annotate(
-                **{f"{kpi.key}__den": Count("pk"), f"{kpi.key}__num": Count("pk", filter=part_q(kpi, "num", end=end))}
-            )
-        sql, params = _grouping_sets_sql(queryset)
-        rows += _insert(sql, params, kpis, granularity, now)
-    return rows
+    """Tickets open at each period's end (``registry.backlog_denominator``) and those of them past
+    due (``backlog_numerator``), in one pass: each ticket is expanded into the period ends it was
+    open at, so no period end rescans the table. The drill-down test holds it to the registry's Q."""
+    (kpi,) = kpis
+    zone, step = settings.TIME_ZONE, f"1 {granularity}"
+    ends = sorted(backlog_end(start, granularity, now) for start in starts)
+    params = (step, zone, now, granularity, zone, granularity, now, ends[-1], zone, step,
+              ends[-1], ends[0], sorted(starts))  # fmt: skip
+    return _insert(_BACKLOG_SQL.format(key=kpi.key), params, kpis, granularity, now)
 
 
 def changed_days(since: datetime) -> set[date]:
@@ -284,6 +306,8 @@ def refresh_kpis(*, since: date | None = None, full: bool = False,
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_KEY])
+            # Sorting and hashing the grouping sets in memory rather than on disk.
+            cursor.execute("SET LOCAL work_mem = '128MB'")
         now = timezone.now()
         today = timezone.localtime(now, tz()).date()
         previous = KPIRun.objects.filter(finished_at__isnull=False).order_by("-started_at").first()
@@ -301,12 +325,24 @@ def refresh_kpis(*, since: date | None = None, full: bool = False,
             by_source.setdefault(kpi.source, []).append(kpi)
         for granularity in GRANULARITIES:
             starts = {period_start(day, granularity) for day in days}
-            KPIValue.objects.filter(granularity=granularity, period_start__in=starts).delete()
+            # A past period's backlog does not move when an old ticket is answered or resolved
+            # later (it was open at that end either way): incremental runs refresh the running
+            # period's; full, --since and the nightly runs recompute the past ones.
+            backlog_starts = starts if run.full or since else {period_start(today, granularity)}
             for source_key, kpis in by_source.items():
                 if source_key == "backlog":
-                    rows += _compute_backlog(kpis, granularity, starts, now)
+                    rows += _compute_backlog(kpis, granularity, backlog_starts, now)
                 else:
                     rows += _compute_cohorts(source_key, kpis, granularity, starts, now)
+            # Slices that had figures and now have none (a ticket moved team, say) are not
+            # rewritten by the upserts above: remove what this run did not refresh.
+            backlog_keys = [k.key for k in by_source["backlog"]]
+            KPIValue.objects.filter(granularity=granularity, period_start__in=starts, computed_at__lt=now).exclude(
+                kpi__in=backlog_keys
+            ).delete()
+            KPIValue.objects.filter(
+                granularity=granularity, period_start__in=backlog_starts, computed_at__lt=now, kpi__in=backlog_keys
+            ).delete()
             say(f"{granularity}: {len(starts)} period(s)")
         run.finished_at = timezone.now()
         run.periods, run.rows = len(days), rows

@@ -23,7 +23,8 @@ from kpis.charts import chart
 from kpis.forms import DashboardForm
 from kpis.models import Dimension
 from kpis.registry import KPIS
-from kpis.selectors import breakdown, figures, last_computed, targets, trends
+from kpis.selectors import breakdown, figures, granularity_for, last_computed, targets, trends
+from kpis.services import next_period
 from tickets.models import Category, Channel, Priority, Team
 from tickets.selectors import is_manager
 
@@ -85,13 +86,29 @@ def _tiles(start, end, dimension, value, team):
         tiles.append(
             {
                 "figure": figure,
-                "chart": chart(series.get(key, []), figure.target),
+                "chart": chart(
+                    series.get(key, []),
+                    figure.target,
+                    _point_urls(key, series.get(key, []), start, end, dimension, value),
+                ),
+                "point_urls": _point_urls(key, series.get(key, []), start, end, dimension, value),
                 "den_url": drill_url(key, "den", start, end, dimension, value),
                 "num_url": drill_url(key, "num", start, end, dimension, value) if ratio else None,
                 "neg_url": drill_url(key, "neg", start, end, dimension, value) if figure.kpi.kind == "nps" else None,
             }
         )
     return tiles
+
+
+def _point_urls(key, series, start, end, dimension, value) -> list[str]:
+    """Each point of a trend links to the tickets of its period (clipped to the shown range)."""
+    if not series:
+        return []
+    granularity = granularity_for(start, end)
+    return [
+        drill_url(key, "den", max(day, start), min(next_period(day, granularity), end), dimension, value)
+        for day, _value in series
+    ]
 
 
 def _table(dimension: str, start: date, end: date, sort: str | None, team: Team | None):
@@ -101,8 +118,17 @@ def _table(dimension: str, start: date, end: date, sort: str | None, team: Team 
     for value, by_kpi in data.items():
         cells = []
         for kpi in KPIS:
-            figure = by_kpi.get(kpi.key, (0, 0, None))[2]
-            cells.append({"kpi": kpi, "value": figure, "url": drill_url(kpi.key, "den", start, end, dimension, value)})
+            _numerator, denominator, figure = by_kpi.get(kpi.key, (0, 0, None))
+            ratio = kpi.kind == "ratio"
+            cells.append(
+                {
+                    "kpi": kpi,
+                    "value": figure,
+                    "denominator": denominator,
+                    "url": drill_url(kpi.key, "num" if ratio else "den", start, end, dimension, value),
+                    "den_url": drill_url(kpi.key, "den", start, end, dimension, value) if ratio else None,
+                }
+            )
         rows.append({"value": value, "label": labels.get(value, value), "cells": cells})
     if sort in {k.key for k in KPIS}:
         index = [k.key for k in KPIS].index(sort)

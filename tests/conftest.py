@@ -57,6 +57,7 @@ REFERENCE_DATA = [
     "tickets.migrations.0002_reference_sequence_and_defaults",
     "outbox.migrations.0002_sweep_schedule",
     "surveys.migrations.0002_default_template_and_schedule",
+    "kpis.migrations.0002_schedule",
 ]
 
 
