@@ -1,11 +1,13 @@
 """Computing the KPIs: set-based SQL in PostgreSQL, written in one transaction.
 
-For each granularity and source, one query scans the affected periods once and
-aggregates every KPI of that source for every dimension at once (``GROUPING
-SETS``), with each KPI's numerator and denominator as ``FILTER (WHERE …)``
-clauses compiled from the registry's ``Q`` objects, medians and p90 by
-``percentile_cont``, local days from ``TIME_ZONE``. The rows go straight into
-``kpis_kpivalue`` (``INSERT … SELECT``): no ticket is loaded into Python.
+For each source, one query scans the affected days once and aggregates every KPI
+of that source, with each KPI's numerator and denominator as ``FILTER (WHERE …)``
+clauses compiled from the registry's ``Q`` objects, by local day (``TIME_ZONE``)
+and every dimension at the finest grain, then rolls that up into all the
+dimensions at once (``GROUPING SETS``). Weeks and months are summed from the day
+rows (numerators and denominators add up exactly). Medians and p90 — which do not
+add up — get one ``percentile_cont`` pass per granularity. The rows go straight
+into ``kpis_kpivalue`` (``INSERT … SELECT``): no ticket is loaded into Python.
 
 A run holds a transaction-level advisory lock (two runs never overlap), upserts
 the affected periods' rows (and removes the slices it no longer finds), and commits
@@ -138,10 +140,10 @@ def _value_row(kpi: KPI) -> str:
     if kpi.kind == "nps":
         num = f'(a."{k}__num" - a."{k}__neg")'
         return f"('{k}', {num}::float, {den}::float, CASE WHEN {den} > 0 THEN 100.0 * {num} / {den} END, NULL, NULL)"
-    if kpi.kind == "duration":
+    if kpi.kind == "duration":  # median and p90 come from _compute_percentiles
         total = f'COALESCE(a."{k}__sum", 0)'
         value = f"CASE WHEN {den} > 0 THEN {total} / {den} / 3600.0 END"
-        return f"""('{k}', {total}::float, {den}::float, {value}, a."{k}__pct"[1] / 3600.0, a."{k}__pct"[2] / 3600.0)"""
+        return f"('{k}', {total}::float, {den}::float, {value}, NULL::float, NULL::float)"
     if kpi.kind == "sum":
         total = f'COALESCE(a."{k}__sum", 0)'
         return f"('{k}', {total}::float, {den}::float, {total}::float, NULL, NULL)"
@@ -182,7 +184,6 @@ def _grouping_sets_sql(queryset) -> tuple[str, tuple]:
 
 def _insert(aggregate_sql: str, params: tuple, kpis: list[KPI], granularity: str, computed_at: datetime) -> int:
     values = ",\n        ".join(_value_row(kpi) for kpi in kpis)
-    # Built from the registry's keys and the ORM's compiled SQL; every value is a parameter.
     sql = f"""
         INSERT INTO kpis_kpivalue (kpi, granularity, period_start, dimension, dimension_value,
                                    numerator, denominator, value, median, p90, computed_at)
@@ -195,7 +196,7 @@ def _insert(aggregate_sql: str, params: tuple, kpis: list[KPI], granularity: str
         ON CONFLICT (kpi, granularity, period_start, dimension, dimension_value) DO UPDATE SET
             numerator = EXCLUDED.numerator, denominator = EXCLUDED.denominator, value = EXCLUDED.value,
             median = EXCLUDED.median, p90 = EXCLUDED.p90, computed_at = EXCLUDED.computed_at
-    """  # noqa: S608
+    """
     with connection.cursor() as cursor:
         cursor.execute(sql, (granularity, computed_at, *params))
         return cursor.rowcount
@@ -214,14 +215,96 @@ def _source_queryset(source_key: str, where: Q, period):
     )
 
 
-def _compute_cohorts(source_key: str, kpis: list[KPI], granularity: str, starts: set[date], now: datetime) -> int:
+def _finest_then_rollup_sql(queryset, columns: list[str]) -> tuple[str, tuple]:
+    """Aggregate at the finest grain (period × every dimension, hashed, one state per row),
+    then roll the small result up into the grouping sets: far cheaper than feeding every
+    ticket to every grouping set."""
+    sql, params = queryset.query.sql_with_params()
+    dims = [f'f."d_{name}"' for name in DIMENSIONS]
+    sums = ", ".join(f'SUM(f."{column}") AS "{column}"' for column in columns)
+    sets = ", ".join(["()"] + [f"({d})" for d in dims])
+    rolled = (
+        f"SELECT f.period, {', '.join(dims)}, GROUPING({', '.join(dims)}) AS g, {sums} "
+        f"FROM ({sql}) f GROUP BY f.period, GROUPING SETS ({sets})"
+    )
+    return rolled, params
+
+
+def _compute_days(source_key: str, kpis: list[KPI], starts: set[date], now: datetime) -> int:
+    """The day rows of a source's KPIs, without medians (``_compute_percentiles`` adds them)."""
+    source = SOURCES[source_key]
+    period = Trunc(source.anchor, Granularity.DAY, output_field=DateField(), tzinfo=tz())
+    where = _ranges_q(source.anchor, merged_ranges(starts, Granularity.DAY))
+    queryset = _source_queryset(source_key, where, period).values("period", *[f"d_{d}" for d in DIMENSIONS])
+    columns = []
+    for kpi in kpis:
+        additive = {name: agg for name, agg in _aggregates(kpi).items() if not name.endswith("__pct")}
+        queryset = queryset.annotate(**additive)
+        columns += list(additive)
+    sql, params = _finest_then_rollup_sql(queryset, columns)
+    return _insert(sql, params, kpis, Granularity.DAY, now)
+
+
+def _value_sql(kpi: KPI, numerator: str, denominator: str) -> str:
+    """A figure from summed parts, in SQL (``selectors.derive`` in Python)."""
+    if kpi.kind == "count":
+        return denominator
+    if kpi.kind == "sum":
+        return numerator
+    scale = "/ 3600.0" if kpi.kind == "duration" else "* 100.0"
+    return f"CASE WHEN {denominator} > 0 THEN {numerator}::float / {denominator} {scale} END"
+
+
+def _roll_up(kpis: list[KPI], granularity: str, starts: set[date], now: datetime) -> int:
+    """Week and month rows summed from the stored day rows (exact for every additive part)."""
+    ranges = merged_ranges(starts, granularity)
+    keys = [kpi.key for kpi in kpis]
+    values = " ".join(f"WHEN '{kpi.key}' THEN {_value_sql(kpi, 'SUM(numerator)', 'SUM(denominator)')}" for kpi in kpis)
+    where = " OR ".join(["(period_start >= %s AND period_start < %s)"] * len(ranges))
+    sql = f"""
+        INSERT INTO kpis_kpivalue (kpi, granularity, period_start, dimension, dimension_value,
+                                   numerator, denominator, value, median, p90, computed_at)
+        SELECT kpi, %s, date_trunc(%s, period_start)::date, dimension, dimension_value,
+               SUM(numerator), SUM(denominator), CASE kpi {values} END, NULL, NULL, %s
+        FROM kpis_kpivalue
+        WHERE granularity = 'day' AND kpi = ANY(%s) AND ({where})
+        GROUP BY kpi, 3, dimension, dimension_value
+        ON CONFLICT (kpi, granularity, period_start, dimension, dimension_value) DO UPDATE SET
+            numerator = EXCLUDED.numerator, denominator = EXCLUDED.denominator, value = EXCLUDED.value,
+            median = NULL, p90 = NULL, computed_at = EXCLUDED.computed_at
+    """
+    params = [granularity, granularity, now, keys] + [day for window in ranges for day in window]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount
+
+
+def _compute_percentiles(source_key: str, kpis: list[KPI], granularity: str, starts: set[date]) -> None:
+    """Median and p90 of the duration KPIs, for every slice: exact, so a pass of their own."""
+    durations = [kpi for kpi in kpis if kpi.kind == "duration"]
+    if not durations:
+        return
     source = SOURCES[source_key]
     period = Trunc(source.anchor, granularity, output_field=DateField(), tzinfo=tz())
     queryset = _source_queryset(source_key, _ranges_q(source.anchor, merged_ranges(starts, granularity)), period)
-    for kpi in kpis:
-        queryset = queryset.annotate(**_aggregates(kpi))
-    sql, params = _grouping_sets_sql(queryset)
-    return _insert(sql, params, kpis, granularity, now)
+    for kpi in durations:
+        end, start = kpi.measure
+        queryset = queryset.annotate(
+            **{f"{kpi.key}__pct": Percentiles(Epoch(F(end) - F(start)), filter=part_q(kpi, "den") or None)}
+        )
+    inner, params = _grouping_sets_sql(queryset)
+    unpivot = ", ".join(f"('{kpi.key}', a.\"{kpi.key}__pct\")" for kpi in durations)
+    sql = f"""
+        UPDATE kpis_kpivalue v SET median = x.pct[1] / 3600.0, p90 = x.pct[2] / 3600.0
+        FROM (
+            SELECT a.period, {_DIMENSION_CASE} AS dimension, {_DIMENSION_VALUE_CASE} AS dimension_value, u.kpi, u.pct
+            FROM ({inner}) a CROSS JOIN LATERAL (VALUES {unpivot}) AS u(kpi, pct)
+        ) x
+        WHERE v.kpi = x.kpi AND v.granularity = %s AND v.period_start = x.period
+          AND v.dimension = x.dimension AND v.dimension_value = x.dimension_value
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, (*params, granularity))
 
 
 def backlog_end(start: date, granularity: str, now: datetime) -> datetime:
@@ -332,8 +415,12 @@ def refresh_kpis(*, since: date | None = None, full: bool = False,
             for source_key, kpis in by_source.items():
                 if source_key == "backlog":
                     rows += _compute_backlog(kpis, granularity, backlog_starts, now)
-                else:
-                    rows += _compute_cohorts(source_key, kpis, granularity, starts, now)
+                    continue
+                if granularity == Granularity.DAY:
+                    rows += _compute_days(source_key, kpis, starts, now)
+                else:  # from the day rows written above (or kept from earlier runs: unchanged days)
+                    rows += _roll_up(kpis, granularity, starts, now)
+                _compute_percentiles(source_key, kpis, granularity, starts)
             # Slices that had figures and now have none (a ticket moved team, say) are not
             # rewritten by the upserts above: remove what this run did not refresh.
             backlog_keys = [k.key for k in by_source["backlog"]]

@@ -198,16 +198,11 @@ def test_a_run_that_fails_half_way_leaves_the_previous_values(dataset, monkeypat
     from kpis import services
 
     before = {(v.kpi, v.period_start, v.dimension, v.dimension_value): v.value for v in KPIValue.objects.all()}
-    original = services._compute_cohorts
-    calls = []
 
-    def failing(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == 3:
-            raise RuntimeError("worker killed")
-        return original(*args, **kwargs)
+    def killed(*args, **kwargs):  # after every day row was rewritten, before the weeks
+        raise RuntimeError("worker killed")
 
-    monkeypatch.setattr(services, "_compute_cohorts", failing)
+    monkeypatch.setattr(services, "_roll_up", killed)
     with pytest.raises(RuntimeError):
         refresh_kpis(full=True)
     after = {(v.kpi, v.period_start, v.dimension, v.dimension_value): v.value for v in KPIValue.objects.all()}
