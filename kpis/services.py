@@ -39,6 +39,9 @@ LOCK_KEY = 7_204_551  # pg_advisory_xact_lock key of the KPI refresh
 #: Changes committed up to this long after a run started are picked up by the next run.
 OVERLAP = timedelta(minutes=5)
 GRANULARITIES = [Granularity.DAY, Granularity.WEEK, Granularity.MONTH]
+#: Medians and p90 are kept for the whole desk, each team and each agent: they cannot be
+#: summed from finer rows, so each slice costs a sort of its own.
+PERCENTILE_DIMENSIONS = ("team", "agent")
 DIMENSIONS = list(DIMENSION_FIELDS)  # the order of the GROUPING() bits, leftmost = highest bit
 
 
@@ -280,24 +283,41 @@ def _roll_up(kpis: list[KPI], granularity: str, starts: set[date], now: datetime
 
 
 def _compute_percentiles(source_key: str, kpis: list[KPI], granularity: str, starts: set[date]) -> None:
-    """Median and p90 of the duration KPIs, for every slice: exact, so a pass of their own."""
+    """Median and p90 of the duration KPIs (exact, so a pass of their own) for the desk, each
+    team and each agent."""
     durations = [kpi for kpi in kpis if kpi.kind == "duration"]
     if not durations:
         return
     source = SOURCES[source_key]
-    period = Trunc(source.anchor, granularity, output_field=DateField(), tzinfo=tz())
-    queryset = _source_queryset(source_key, _ranges_q(source.anchor, merged_ranges(starts, granularity)), period)
+    team, agent = (F(source.ticket_path + DIMENSION_FIELDS[name]) for name in PERCENTILE_DIMENSIONS)
+    queryset = (
+        apps.get_model(source.model)
+        .objects.filter(_ranges_q(source.anchor, merged_ranges(starts, granularity)))
+        .annotate(
+            period=Trunc(source.anchor, granularity, output_field=DateField(), tzinfo=tz()), d_team=team, d_agent=agent
+        )
+        .values("period", "d_team", "d_agent")
+        .annotate(g=Grouping(team, agent))
+        .order_by()
+    )
     for kpi in durations:
         end, start = kpi.measure
         queryset = queryset.annotate(
             **{f"{kpi.key}__pct": Percentiles(Epoch(F(end) - F(start)), filter=part_q(kpi, "den") or None)}
         )
-    inner, params = _grouping_sets_sql(queryset)
+    sql, params = queryset.query.sql_with_params()
+    head, group_by = re.split(r"\sGROUP BY\s", sql, maxsplit=1)
+    period_column, team_column, agent_column = (c.strip() for c in group_by.split(","))
+    inner = f"{head} GROUP BY {period_column}, GROUPING SETS ((), ({team_column}), ({agent_column}))"
     unpivot = ", ".join(f"('{kpi.key}', a.\"{kpi.key}__pct\")" for kpi in durations)
+    # GROUPING(team, agent): 1 = by team, 2 = by agent, 3 = the whole desk
     sql = f"""
         UPDATE kpis_kpivalue v SET median = x.pct[1] / 3600.0, p90 = x.pct[2] / 3600.0
         FROM (
-            SELECT a.period, {_DIMENSION_CASE} AS dimension, {_DIMENSION_VALUE_CASE} AS dimension_value, u.kpi, u.pct
+            SELECT a.period, u.kpi, u.pct,
+                   CASE a.g WHEN 1 THEN 'team' WHEN 2 THEN 'agent' ELSE 'all' END AS dimension,
+                   CASE a.g WHEN 1 THEN COALESCE(a.d_team::text, 'none')
+                            WHEN 2 THEN COALESCE(a.d_agent::text, 'none') ELSE '' END AS dimension_value
             FROM ({inner}) a CROSS JOIN LATERAL (VALUES {unpivot}) AS u(kpi, pct)
         ) x
         WHERE v.kpi = x.kpi AND v.granularity = %s AND v.period_start = x.period

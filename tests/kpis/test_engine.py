@@ -208,3 +208,11 @@ def test_a_run_that_fails_half_way_leaves_the_previous_values(dataset, monkeypat
     after = {(v.kpi, v.period_start, v.dimension, v.dimension_value): v.value for v in KPIValue.objects.all()}
     assert after == before
     assert KPIRun.objects.filter(finished_at__isnull=False).count() == 1
+
+
+def test_medians_are_kept_for_the_desk_each_team_and_each_agent(dataset, team):
+    by_team = value("first_response_time", dimension="team", dimension_value=str(team.pk))
+    assert by_team.denominator == 2 and by_team.median == pytest.approx(3.0)  # T1 1 h, T4 5 h
+    month = value("completion_time", granularity="month", day=date(2026, 3, 1))
+    assert month.median == pytest.approx((1 + 10) / 2)  # T2 20 min, T5 1 h, T1 10 h, T4 72 h
+    assert value("first_response_time", dimension="priority", dimension_value="normal").median is None
