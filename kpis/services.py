@@ -342,7 +342,7 @@ _BACKLOG_SQL = """
     CROSS JOIN LATERAL (
         SELECT p::date AS period, LEAST((p + %s::interval) AT TIME ZONE %s, %s) AS at
         FROM generate_series(
-            date_trunc(%s, t.requested_at AT TIME ZONE %s),
+            GREATEST(date_trunc(%s, t.requested_at AT TIME ZONE %s), %s::timestamp),
             date_trunc(%s, LEAST(COALESCE(t.resolved_at, %s), %s) AT TIME ZONE %s),
             %s::interval
         ) AS p
@@ -361,8 +361,10 @@ def _compute_backlog(kpis: list[KPI], granularity: str, starts: set[date], now: 
     (kpi,) = kpis
     zone, step = settings.TIME_ZONE, f"1 {granularity}"
     ends = sorted(backlog_end(start, granularity, now) for start in starts)
-    params = (step, zone, now, granularity, zone, granularity, now, ends[-1], zone, step,
+    first = min(starts)  # no ticket is expanded into periods before the first one asked for
+    params = (step, zone, now, granularity, zone, first, granularity, now, ends[-1], zone, step,
               ends[-1], ends[0], sorted(starts))  # fmt: skip
+
     return _insert(_BACKLOG_SQL.format(key=kpi.key), params, kpis, granularity, now)
 
 
