@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "outbox",
     "surveys",
     "kpis",
+    "complaints",
 ]
 
 MIDDLEWARE = [

@@ -20,8 +20,10 @@ urlpatterns = [
     path("s/", include("surveys.public_urls")),
     path("surveys/", include("surveys.urls")),
     path("dashboard/", include("kpis.urls")),
+    path("complaints/", include("complaints.urls")),
     path("api/", include("tickets.api_urls")),
     path("api/", include("surveys.api_urls")),
     path("api/", include("kpis.api_urls")),
+    path("api/", include("complaints.api_urls")),
     path("dev/outbox/", include("outbox.urls")),  # 404 unless DEBUG
 ]

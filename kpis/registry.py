@@ -67,6 +67,7 @@ SOURCES = {
     "responses": Source("surveys.SurveyResponse", "submitted_at", "ticket__", "survey_responses__"),
     "invitations": Source("surveys.SurveyInvitation", "created_at", "ticket__", "survey__"),
     "backlog": Source("tickets.Ticket", "requested_at", "", ""),
+    "complaints": Source("complaints.Complaint", "opened_at", "ticket__", "complaint__"),
 }
 
 #: dimension → the ticket field it slices by
@@ -108,6 +109,18 @@ KPIS: list[KPI] = [
         denominator=Q(nps__isnull=False), numerator=Q(nps__gte=9), negative=Q(nps__lte=6)),
     KPI("follow_up_rate", "服务回访率", "Follow-up rate", "percent", "higher", 95, "tickets", "ratio",
         denominator=_resolved, numerator=Q(survey__isnull=False)),
+    KPI("complaints_closed_in_sla", "投诉按时关闭率", "Complaints closed in time", "percent", "higher", 90,
+        "complaints", "ratio", denominator=Q(status="closed"), numerator=Q(closed_at__lte=F("due_at"))),
+    KPI("complaint_time_to_close", "投诉关闭时长", "Time to close a complaint", "hours", "lower", None,
+        "complaints", "duration", denominator=Q(status="closed"), measure=("closed_at", "opened_at")),
+    KPI("complaints_escalated", "投诉升级至主管比例", "Complaints escalated to a supervisor", "percent", "lower", None,
+        "complaints", "ratio", numerator=Q(level__gte=2)),
+    KPI("complaints_to_manager", "投诉升级至经理比例", "Complaints escalated to a manager", "percent", "lower", None,
+        "complaints", "ratio", numerator=Q(level=3)),
+    KPI("complaints_buck_passing", "推卸责任占比", "Complaints passed from hand to hand", "percent", "lower", None,
+        "complaints", "ratio", numerator=Q(ticket__reassign_count__gte=3)),
+    KPI("complaints_perfunctory", "敷衍了事占比", "Complaints handled perfunctorily", "percent", "lower", None,
+        "complaints", "ratio", numerator=Q(ticket__status__in=RESOLVED, ticket__public_reply_count=0)),
     KPI("service_cost", "服务成本", "Service cost", "money", None, None, "tickets", "sum",
         measure=("labour_cost", "logistics_cost", "other_cost")),
     KPI("workload", "工作量", "Workload", "count", None, None, "tickets", "count"),
@@ -134,9 +147,14 @@ def reroot(q: Q, prefix: str) -> Q:
     rerooted = Q()
     rerooted.connector, rerooted.negated = q.connector, q.negated
     rerooted.children = [
-        reroot(child, prefix) if isinstance(child, Q) else (prefix + child[0], child[1]) for child in q.children
+        reroot(child, prefix) if isinstance(child, Q) else (prefix + child[0], _reroot_value(child[1], prefix))
+        for child in q.children
     ]
     return rerooted
+
+
+def _reroot_value(value, prefix: str):
+    return F(prefix + value.name) if isinstance(value, F) else value
 
 
 def part_q(kpi: KPI, part: str, *, end: datetime | None = None) -> Q:

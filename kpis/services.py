@@ -376,6 +376,9 @@ def changed_days(since: datetime) -> set[date]:
         UNION SELECT DISTINCT (submitted_at AT TIME ZONE %(tz)s)::date FROM surveys_surveyresponse
               WHERE submitted_at >= %(since)s
                  OR ticket_id IN (SELECT id FROM tickets_ticket WHERE updated_at >= %(since)s)
+        UNION SELECT DISTINCT (opened_at AT TIME ZONE %(tz)s)::date FROM complaints_complaint
+              WHERE updated_at >= %(since)s
+                 OR ticket_id IN (SELECT id FROM tickets_ticket WHERE updated_at >= %(since)s)
         UNION SELECT DISTINCT (created_at AT TIME ZONE %(tz)s)::date FROM surveys_surveyinvitation
               WHERE created_at >= %(since)s OR answered_at >= %(since)s
                  OR ticket_id IN (SELECT id FROM tickets_ticket WHERE updated_at >= %(since)s)

@@ -204,6 +204,7 @@ def open_follow_up(response: SurveyResponse) -> Ticket:
         priority=Priority.HIGH,
         team=team,
         assignee=supervisor,
+        complaint_source="survey",
     )
     if supervisor and supervisor.email:
         queue_email(

@@ -58,6 +58,7 @@ REFERENCE_DATA = [
     "outbox.migrations.0002_sweep_schedule",
     "surveys.migrations.0002_default_template_and_schedule",
     "kpis.migrations.0002_schedule",
+    "complaints.migrations.0002_defaults_schedule_and_backfill",
 ]
 
 

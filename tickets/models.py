@@ -87,6 +87,7 @@ REPEAT_WINDOW = timedelta(days=30)
 
 #: Statuses in which a ticket still waits for the desk (counted as open work).
 OPEN_STATUSES = (Status.NEW, Status.OPEN, Status.PENDING)
+RESOLVED_STATUSES = (Status.RESOLVED, Status.CLOSED)
 
 
 class SLAPolicy(models.Model):

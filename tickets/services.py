@@ -203,8 +203,10 @@ def create_ticket(
     logistics_cost: Decimal = Decimal("0"),
     other_cost: Decimal = Decimal("0"),
     request_key: str | None = None,
+    complaint_source: str = "category",
 ) -> Ticket:
-    """Open a ticket with its reference and SLA due times. Writes a ``created`` event.
+    """Open a ticket with its reference and SLA due times. Writes a ``created`` event; counts a
+    returning customer on their earlier ticket; opens the complaint of a complaint category.
 
     With a ``request_key`` already used, returns the ticket that key created (a
     double submit or a client retry creates one ticket). Keys are per user."""
@@ -252,7 +254,16 @@ def create_ticket(
         return existing
     _record(ticket, EventKind.CREATED, by, at=now, after={"status": Status.NEW, "assignee": _user_key(assignee)})
     _count_repeat(ticket, by, now)
+    if category.is_complaint:
+        _open_complaint(ticket, by, complaint_source)
     return ticket
+
+
+def _open_complaint(ticket: Ticket, by, source: str) -> None:
+    """Every ticket of a complaint category has its complaint record (complaints.services)."""
+    from complaints.services import open_complaint
+
+    open_complaint(ticket=ticket, by=by, source=source)
 
 
 def _count_repeat(ticket: Ticket, by, now: datetime) -> None:
@@ -344,6 +355,8 @@ def update_ticket(*, ticket: Ticket | int, by, request_key: str | None = None, *
         fields.append("assignee")
     _save(ticket, fields, now)
     _record(ticket, EventKind.UPDATED, by, at=now, before=before, after=after, request_key=request_key)
+    if "category" in fields and ticket.category.is_complaint:
+        _open_complaint(ticket, by, "category")
     return ticket
 
 

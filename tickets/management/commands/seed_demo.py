@@ -150,6 +150,7 @@ class Command(BaseCommand):
             created = self._tickets(rng, teams, users, tickets - existing, days)
             self._repeats(teams)
             self._surveys(rng, teams)
+            self._complaints()
         self._summary(users, teams, existing, created)
 
     def _people(self) -> dict[str, User]:
@@ -446,6 +447,15 @@ class Command(BaseCommand):
             response.invitation = invitation
         SurveyResponse.objects.bulk_create([response for _, response in answers], batch_size=1000)
         self.stdout.write(f"  surveys: {len(invitations)} sent, {len(answers)} answered")
+
+    @staticmethod
+    def _complaints() -> None:
+        """A complaint record for every demo ticket of a complaint category, as the desk keeps them."""
+        from importlib import import_module
+
+        from django.apps import apps
+
+        import_module("complaints.migrations.0002_defaults_schedule_and_backfill").backfill(apps)
 
     def _summary(self, users, teams, existing, created) -> None:
         total = Ticket.objects.filter(team__in=teams).count()

@@ -1,0 +1,40 @@
+from django.contrib import admin
+
+from complaints.models import Complaint, ComplaintEvent, EscalationPolicy, RootCause
+
+
+@admin.register(RootCause)
+class RootCauseAdmin(admin.ModelAdmin):
+    list_display = ["name_zh", "name_en", "active", "position"]
+    list_editable = ["active", "position"]
+
+
+@admin.register(EscalationPolicy)
+class EscalationPolicyAdmin(admin.ModelAdmin):
+    list_display = ["severity", "resolve_hours", "level_hours", "update_hours"]
+
+
+class ComplaintEventInline(admin.TabularInline):
+    model = ComplaintEvent
+    extra = 0
+    can_delete = False
+    readonly_fields = ["at", "kind", "actor", "reason", "before", "after"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Complaint)
+class ComplaintAdmin(admin.ModelAdmin):
+    """Read-only here: complaints change on the desk, where the ladder and the closing rule hold."""
+
+    list_display = ["ticket", "severity", "level", "handler", "status", "opened_at", "due_at"]
+    list_filter = ["status", "severity", "level", "source"]
+    search_fields = ["ticket__reference"]
+    inlines = [ComplaintEventInline]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

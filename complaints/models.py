@@ -1,0 +1,196 @@
+"""Complaints (投诉): the escalation ladder, root causes, remedies and the closing confirmation."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import get_language
+from django.utils.translation import gettext_lazy as _
+
+from tickets.models import Ticket
+
+
+class RootCause(models.Model):
+    """Why complaints happen (admin-editable list)."""
+
+    name_zh = models.CharField(_("name (Chinese)"), max_length=100)
+    name_en = models.CharField(_("name (English)"), max_length=100)
+    active = models.BooleanField(_("active"), default=True)
+    position = models.PositiveSmallIntegerField(_("position"), default=0)
+
+    class Meta:
+        ordering = ["position", "id"]
+        verbose_name = _("root cause")
+        verbose_name_plural = _("root causes")
+
+    def __str__(self) -> str:
+        return self.name_zh if (get_language() or "").startswith("zh") else self.name_en
+
+
+class Severity(models.TextChoices):
+    MINOR = "minor", _("Minor")
+    MAJOR = "major", _("Major")
+    CRITICAL = "critical", _("Critical")
+
+
+class Level(models.IntegerChoices):
+    """Seed 003: 一换当事人 — a complaint moves to a more senior handler; 三换时间 — still unresolved, higher again."""
+
+    AGENT = 1, _("Agent")
+    SUPERVISOR = 2, _("Supervisor")
+    MANAGER = 3, _("Manager")
+
+
+class ComplaintStatus(models.TextChoices):
+    OPEN = "open", _("Open")
+    IN_PROGRESS = "in_progress", _("In progress")
+    AWAITING_CONFIRMATION = "awaiting", _("Awaiting the customer's confirmation")
+    CLOSED = "closed", _("Closed")
+
+
+class Source(models.TextChoices):
+    CATEGORY = "category", _("Ticket of category complaint")
+    SURVEY = "survey", _("Unhappy survey answer")
+    RAISED = "raised", _("Raised by an agent")
+
+
+class CompensationKind(models.TextChoices):
+    NONE = "none", _("None")
+    REFUND = "refund", _("Refund")
+    VOUCHER = "voucher", _("Voucher")
+    REPLACEMENT = "replacement", _("Replacement")
+    FREE_SERVICE = "free_service", _("Free service")
+    OTHER = "other", _("Other")
+
+
+class ConfirmationChannel(models.TextChoices):
+    PHONE = "phone", _("Phone")
+    EMAIL = "email", _("E-mail")
+    VISIT = "visit", _("In person")
+
+
+class EscalationPolicy(models.Model):
+    """How long a complaint of a severity may take (its SLA), stay at one level, or go without an update."""
+
+    severity = models.CharField(_("severity"), max_length=10, choices=Severity.choices, unique=True)
+    resolve_hours = models.PositiveIntegerField(_("close within (hours)"), validators=[MinValueValidator(1)])
+    level_hours = models.PositiveIntegerField(
+        _("escalate after (hours at one level)"), validators=[MinValueValidator(1)]
+    )
+    update_hours = models.PositiveIntegerField(_("update at least every (hours)"), validators=[MinValueValidator(1)])
+
+    class Meta:
+        verbose_name = _("escalation policy")
+        verbose_name_plural = _("escalation policies")
+
+    def __str__(self) -> str:
+        return self.get_severity_display()
+
+
+MAX_COMPENSATION = Decimal("1000000")
+
+
+class Complaint(models.Model):
+    ticket = models.OneToOneField(Ticket, verbose_name=_("ticket"), on_delete=models.CASCADE, related_name="complaint")
+    source = models.CharField(_("source"), max_length=10, choices=Source.choices, default=Source.CATEGORY)
+    severity = models.CharField(_("severity"), max_length=10, choices=Severity.choices, default=Severity.MINOR)
+    level = models.PositiveSmallIntegerField(_("level"), choices=Level.choices, default=Level.AGENT)
+    handler = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("handler"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="complaints",
+    )
+    status = models.CharField(_("status"), max_length=12, choices=ComplaintStatus.choices, default=ComplaintStatus.OPEN)
+    root_cause = models.ForeignKey(
+        RootCause, verbose_name=_("root cause"), on_delete=models.PROTECT, null=True, blank=True
+    )
+    corrective_action = models.TextField(_("corrective action"), max_length=5000, blank=True)
+    compensation_kind = models.CharField(
+        _("compensation"), max_length=15, choices=CompensationKind.choices, default=CompensationKind.NONE
+    )
+    compensation_amount = models.DecimalField(
+        _("compensation amount"),
+        max_digits=10,
+        decimal_places=2,
+        default=Decimal("0"),
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(MAX_COMPENSATION)],
+    )
+    opened_at = models.DateTimeField(_("opened"), default=timezone.now)
+    level_since = models.DateTimeField(_("at this level since"), default=timezone.now)
+    due_at = models.DateTimeField(_("close by"), null=True, blank=True)
+    updated_at = models.DateTimeField(_("updated"), default=timezone.now)
+    closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
+    escalation_count = models.PositiveSmallIntegerField(_("escalations"), default=0)
+    confirmation_channel = models.CharField(
+        _("confirmed by"), max_length=10, choices=ConfirmationChannel.choices, blank=True
+    )
+    confirmation_contact = models.CharField(_("who confirmed"), max_length=200, blank=True)
+    confirmation_note = models.TextField(_("what the customer said"), max_length=5000, blank=True)
+    confirmed_at = models.DateTimeField(_("confirmed"), null=True, blank=True)
+    confirmed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("complaint")
+        verbose_name_plural = _("complaints")
+        ordering = ["-opened_at"]
+        indexes = [
+            models.Index(fields=["status", "due_at"], name="complaint_status_due_idx"),
+            models.Index(fields=["handler", "status"], name="complaint_handler_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.ticket.reference} ({self.get_severity_display()})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status != ComplaintStatus.CLOSED
+
+    def is_overdue(self, now=None) -> bool:
+        return self.is_open and self.due_at is not None and self.due_at < (now or timezone.now())
+
+
+class ComplaintEventKind(models.TextChoices):
+    OPENED = "opened", _("opened the complaint")
+    ESCALATED = "escalated", _("escalated the complaint")
+    UPDATED = "updated", _("updated the complaint")
+    CONFIRMATION = "confirmation", _("logged the customer's confirmation")
+    AWAITING = "awaiting", _("asked the customer to confirm the fix")
+    CLOSED = "closed", _("closed the complaint")
+
+
+class ComplaintEvent(models.Model):
+    complaint = models.ForeignKey(Complaint, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=15, choices=ComplaintEventKind.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    at = models.DateTimeField(default=timezone.now)
+    reason = models.TextField(blank=True)
+    before = models.JSONField(default=dict, blank=True)
+    after = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.complaint_id} {self.kind}"
+
+
+#: Defaults per severity: (close within, escalate after at one level, update at least every), in hours.
+DEFAULT_POLICY = {Severity.MINOR: (72, 24, 24), Severity.MAJOR: (48, 8, 8), Severity.CRITICAL: (24, 2, 4)}
+
+
+def policy_for(severity: str) -> tuple[timedelta, timedelta, timedelta]:
+    policy = EscalationPolicy.objects.filter(severity=severity).first()
+    hours = (policy.resolve_hours, policy.level_hours, policy.update_hours) if policy else DEFAULT_POLICY[severity]
+    return tuple(timedelta(hours=h) for h in hours)  # type: ignore[return-value]

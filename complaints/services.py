@@ -1,0 +1,327 @@
+"""Every change to a complaint: opening, the escalation ladder, the remedy, the closing loop.
+
+Each service locks the complaint row, checks who may act, saves, writes a
+``ComplaintEvent``, and queues e-mail through the outbox. Tickets are touched only
+through ``tickets.services`` (a note in the ticket's timeline on escalation).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.db.models import F, Q
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import override
+
+from complaints.models import (
+    MAX_COMPENSATION,
+    CompensationKind,
+    Complaint,
+    ComplaintEvent,
+    ComplaintEventKind,
+    ComplaintStatus,
+    ConfirmationChannel,
+    Level,
+    RootCause,
+    Severity,
+    Source,
+    policy_for,
+)
+from config.exceptions import ApplicationError
+from outbox.services import queue_email
+from surveys.models import SurveyResponse
+from tickets import services as ticket_services
+from tickets.models import RESOLVED_STATUSES, Ticket
+from tickets.selectors import MANAGERS_GROUP, is_manager
+
+User = get_user_model()
+
+
+def handler_for(ticket: Ticket, level: int, *, by=None):
+    """Level 1: the ticket's agent; 2: the team's supervisor; 3: a manager."""
+    if level == Level.AGENT:
+        return ticket.assignee or by or ticket.team.supervisor
+    if level == Level.SUPERVISOR and ticket.team.supervisor and ticket.team.supervisor.is_active:
+        return ticket.team.supervisor
+    return (
+        User.objects.filter(is_active=True)
+        .filter(Q(groups__name=MANAGERS_GROUP) | Q(is_superuser=True))
+        .order_by("-groups__name", "id")
+        .first()
+    )
+
+
+def _record(complaint: Complaint, kind: str, by, *, at: datetime, reason: str = "", before=None, after=None):
+    return ComplaintEvent.objects.create(
+        complaint=complaint, kind=kind, actor=by, at=at, reason=reason, before=before or {}, after=after or {}
+    )
+
+
+def _locked(complaint: Complaint | int) -> Complaint:
+    pk = complaint.pk if isinstance(complaint, Complaint) else complaint
+    return Complaint.objects.select_for_update(of=("self",)).select_related("ticket", "ticket__team").get(pk=pk)
+
+
+def can_act(user, complaint: Complaint) -> bool:
+    """Only the current handler (or a manager) works on and closes a complaint."""
+    return user is not None and (complaint.handler_id == user.pk or is_manager(user))
+
+
+def can_escalate(user, complaint: Complaint) -> bool:
+    """The handler, the team's supervisor or a manager may move it up the ladder."""
+    return can_act(user, complaint) or complaint.ticket.team.supervisor_id == getattr(user, "pk", None)
+
+
+def _check_open(complaint: Complaint) -> None:
+    if complaint.status == ComplaintStatus.CLOSED:
+        raise ApplicationError(_("This complaint is closed."))
+
+
+def _check_handler(user, complaint: Complaint) -> None:
+    if not can_act(user, complaint):
+        raise ApplicationError(_("Only the complaint's current handler or a manager can do this."))
+
+
+@transaction.atomic
+def open_complaint(*, ticket: Ticket, by, source: str = Source.CATEGORY, severity: str = Severity.MINOR) -> Complaint:
+    """The ticket's complaint, opened at level 1 with its SLA due time; the existing one if any."""
+    existing = Complaint.objects.filter(ticket=ticket).first()
+    if existing is not None:
+        return existing
+    now = timezone.now()
+    resolve_within, _level, _update = policy_for(severity)
+    complaint = Complaint.objects.create(
+        ticket=ticket,
+        source=source,
+        severity=severity,
+        level=Level.AGENT,
+        handler=handler_for(ticket, Level.AGENT, by=by),
+        opened_at=now,
+        level_since=now,
+        updated_at=now,
+        due_at=now + resolve_within,
+    )
+    _record(complaint, ComplaintEventKind.OPENED, by, at=now, after={"severity": severity, "source": source})
+    return complaint
+
+
+@transaction.atomic
+def escalate_complaint(*, complaint: Complaint | int, by, reason: str, automatic: bool = False) -> Complaint:
+    """One level up (agent → supervisor → manager) to that level's handler. Writes an
+    ``escalated`` event and a note in the ticket's timeline, and e-mails the new handler."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ApplicationError(_("Say why the complaint is escalated."), field="reason")
+    complaint = _locked(complaint)
+    _check_open(complaint)
+    if not automatic and not can_escalate(by, complaint):
+        raise ApplicationError(_("Only the handler, the team's supervisor or a manager can escalate this complaint."))
+    if complaint.level >= Level.MANAGER:
+        raise ApplicationError(_("The complaint is already with a manager, the highest level."))
+    now = timezone.now()
+    before = {"level": complaint.level, "handler": complaint.handler.get_username() if complaint.handler else None}
+    complaint.level += 1
+    complaint.handler = handler_for(complaint.ticket, complaint.level)
+    complaint.level_since = complaint.updated_at = now
+    complaint.escalation_count += 1
+    complaint.save(update_fields=["level", "handler", "level_since", "updated_at", "escalation_count"])
+    after = {
+        "level": complaint.level,
+        "handler": complaint.handler.get_username() if complaint.handler else None,
+        "automatic": automatic,
+    }
+    _record(complaint, ComplaintEventKind.ESCALATED, by, at=now, reason=reason, before=before, after=after)
+    with override(settings.LANGUAGE_CODE):
+        note = _("Complaint escalated to level %(level)s (%(handler)s): %(reason)s") % {
+            "level": complaint.get_level_display(),
+            "handler": after["handler"] or "—",
+            "reason": reason,
+        }
+    ticket_services.add_note(ticket=complaint.ticket, by=by, body=note)
+    if complaint.handler and complaint.handler.email:
+        queue_email(
+            to=complaint.handler.email,
+            template="complaint_escalated",
+            context={
+                "complaint": complaint,
+                "ticket": complaint.ticket,
+                "reason": reason,
+                "handler": complaint.handler,
+                "url": settings.SITE_URL + reverse("complaints:detail", args=[complaint.pk]),
+                "desk_name": settings.DESK_NAME,
+            },
+            language=settings.LANGUAGE_CODE,
+            kind="complaint_escalated",
+            ticket=complaint.ticket,
+        )
+    return complaint
+
+
+EDITABLE = ("severity", "root_cause", "corrective_action", "compensation_kind", "compensation_amount")
+
+
+@transaction.atomic
+def update_complaint(*, complaint: Complaint | int, by, **changes: Any) -> Complaint:
+    """Severity, root cause, corrective action, compensation. Moves an open complaint to in progress."""
+    unknown = set(changes) - set(EDITABLE)
+    if unknown:
+        raise ApplicationError(_("These fields cannot be changed here: %s") % ", ".join(sorted(unknown)))
+    complaint = _locked(complaint)
+    _check_open(complaint)
+    _check_handler(by, complaint)
+    root_cause = changes.get("root_cause", complaint.root_cause)
+    if root_cause is not None and not RootCause.objects.filter(pk=root_cause.pk, active=True).exists():
+        raise ApplicationError(_("Choose a root cause from the list."), field="root_cause")
+    kind = changes.get("compensation_kind", complaint.compensation_kind)
+    amount = Decimal(changes.get("compensation_amount", complaint.compensation_amount))
+    if kind not in CompensationKind.values:
+        raise ApplicationError(_("Choose a kind of compensation from the list."), field="compensation_kind")
+    if amount < 0 or amount > MAX_COMPENSATION:
+        raise ApplicationError(_("The compensation must be between 0 and 1,000,000."), field="compensation_amount")
+    if kind == CompensationKind.NONE and amount > 0:
+        raise ApplicationError(_("Say what kind of compensation this amount is."), field="compensation_kind")
+    if changes.get("severity", complaint.severity) not in Severity.values:
+        raise ApplicationError(_("Choose a severity from the list."), field="severity")
+    now = timezone.now()
+    before, after, fields = {}, {}, []
+    for name, value in changes.items():
+        old = getattr(complaint, name)
+        if old != value:
+            before[name], after[name] = str(old) if old is not None else None, str(value) if value is not None else None
+            setattr(complaint, name, value)
+            fields.append(name)
+    if "severity" in fields:
+        complaint.due_at = complaint.opened_at + policy_for(complaint.severity)[0]
+        fields.append("due_at")
+    if complaint.status == ComplaintStatus.OPEN:
+        complaint.status = ComplaintStatus.IN_PROGRESS
+        fields.append("status")
+    if not fields:
+        return complaint
+    complaint.updated_at = now
+    complaint.save(update_fields=[*fields, "updated_at"])
+    _record(complaint, ComplaintEventKind.UPDATED, by, at=now, before=before, after=after)
+    return complaint
+
+
+@transaction.atomic
+def request_confirmation(*, complaint: Complaint | int, by) -> Complaint:
+    """The fix is done: wait for the customer to confirm. Needs the corrective action written down."""
+    complaint = _locked(complaint)
+    _check_open(complaint)
+    _check_handler(by, complaint)
+    if not complaint.corrective_action.strip():
+        raise ApplicationError(_("Write down the corrective action first."), field="corrective_action")
+    now = timezone.now()
+    complaint.status, complaint.updated_at = ComplaintStatus.AWAITING_CONFIRMATION, now
+    complaint.save(update_fields=["status", "updated_at"])
+    _record(complaint, ComplaintEventKind.AWAITING, by, at=now)
+    return complaint
+
+
+@transaction.atomic
+def log_confirmation(*, complaint: Complaint | int, by, channel: str, contact: str, note: str) -> Complaint:
+    """The customer confirmed the fix: who, how (phone, e-mail, in person) and what they said."""
+    complaint = _locked(complaint)
+    _check_open(complaint)
+    _check_handler(by, complaint)
+    if channel not in ConfirmationChannel.values:
+        raise ApplicationError(_("Say how the customer confirmed."), field="channel")
+    if not (contact or "").strip() or not (note or "").strip():
+        raise ApplicationError(_("Say who confirmed and what they said."), field="note")
+    now = timezone.now()
+    complaint.confirmation_channel, complaint.confirmation_contact = channel, contact.strip()
+    complaint.confirmation_note, complaint.confirmed_at, complaint.confirmed_by = note.strip(), now, by
+    complaint.updated_at = now
+    complaint.save(
+        update_fields=[
+            "confirmation_channel",
+            "confirmation_contact",
+            "confirmation_note",
+            "confirmed_at",
+            "confirmed_by",
+            "updated_at",
+        ]
+    )
+    _record(
+        complaint,
+        ComplaintEventKind.CONFIRMATION,
+        by,
+        at=now,
+        reason=note.strip(),
+        after={"channel": channel, "contact": contact.strip()},
+    )
+    return complaint
+
+
+def satisfied_survey_after_fix(complaint: Complaint) -> SurveyResponse | None:
+    """A satisfied answer (overall 4–5) to the survey of the complaint's ticket, given after its resolution."""
+    ticket = complaint.ticket
+    if ticket.status not in RESOLVED_STATUSES or ticket.resolved_at is None:
+        return None
+    return SurveyResponse.objects.filter(ticket=ticket, overall__gte=4, submitted_at__gte=ticket.resolved_at).first()
+
+
+@transaction.atomic
+def close_complaint(*, complaint: Complaint | int, by, note: str = "") -> Complaint:
+    """Closed only when the loop is closed (seed 001): a logged confirmation from the customer,
+    or a satisfied survey answer after the fix. Writes a ``closed`` event."""
+    complaint = _locked(complaint)
+    _check_open(complaint)
+    _check_handler(by, complaint)
+    survey = satisfied_survey_after_fix(complaint)
+    if complaint.confirmed_at is None and survey is None:
+        raise ApplicationError(
+            _(
+                "A complaint closes only when the customer confirms the fix: log their confirmation, "
+                "or wait for a satisfied survey answer after the ticket is resolved."
+            )
+        )
+    now = timezone.now()
+    complaint.status, complaint.closed_at, complaint.updated_at = ComplaintStatus.CLOSED, now, now
+    complaint.save(update_fields=["status", "closed_at", "updated_at"])
+    _record(
+        complaint,
+        ComplaintEventKind.CLOSED,
+        by,
+        at=now,
+        reason=(note or "").strip(),
+        after={"confirmed_by": "survey" if complaint.confirmed_at is None else complaint.confirmation_channel},
+    )
+    return complaint
+
+
+def escalate_overdue(now: datetime | None = None) -> int:
+    """The beat job: escalate each open complaint below level 3 that breached its SLA at its
+    current level, or stayed at one level longer than its severity allows. Rows are claimed
+    with SKIP LOCKED, so two sweepers never escalate the same complaint twice."""
+    now = now or timezone.now()
+    escalated = 0
+    for severity in Severity.values:
+        _resolve, level_window, _update = policy_for(severity)
+        due = Q(level_since__lt=now - level_window) | Q(due_at__lt=now, level_since__lt=F("due_at"))
+        with transaction.atomic():
+            candidates = list(
+                Complaint.objects.select_for_update(skip_locked=True)
+                .filter(due, severity=severity, level__lt=Level.MANAGER)
+                .exclude(status=ComplaintStatus.CLOSED)
+                .values_list("pk", "level_since", "due_at")
+            )
+            for pk, level_since, due_at in candidates:
+                breached = due_at is not None and due_at < now and level_since < due_at
+                with override(settings.LANGUAGE_CODE):
+                    reason = (
+                        _("Automatic: the complaint passed its deadline.")
+                        if breached
+                        else _("Automatic: the complaint stayed at one level too long.")
+                    )
+                escalate_complaint(complaint=pk, by=None, reason=reason, automatic=True)
+                escalated += 1
+    return escalated

@@ -1,0 +1,153 @@
+"""The supervisor's complaints board and the complaint page with its ladder and closing loop."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from complaints import forms, services
+from complaints.filters import ComplaintFilter
+from complaints.models import ComplaintStatus
+from complaints.selectors import board_for_user, complaints_for_user, get_complaint_for_user
+from config.exceptions import ApplicationError
+from tickets.selectors import get_ticket_for_user
+
+
+@require_GET
+@login_required
+def complaint_board(request: HttpRequest) -> HttpResponse:
+    # The board shows open complaints; asking for a status (closed ones, say) lists those instead.
+    if request.GET.get("status"):
+        queryset = complaints_for_user(request.user).order_by("-opened_at")
+    else:
+        queryset = board_for_user(request.user)
+    filterset = ComplaintFilter(request.GET or None, queryset=queryset, request=request)
+    page = Paginator(filterset.qs, 50).get_page(request.GET.get("page"))
+    return render(request, "complaints/board.html", {"filter": filterset, "page": page})
+
+
+def _detail(request, complaint, bound=None, status=200):
+    context = {
+        "complaint": complaint,
+        "events": complaint.events.select_related("actor"),
+        "can_act": services.can_act(request.user, complaint),
+        "can_escalate": services.can_escalate(request.user, complaint) and complaint.level < 3,
+        "is_open": complaint.status != ComplaintStatus.CLOSED,
+        "survey_ok": services.satisfied_survey_after_fix(complaint),
+        "escalate_form": forms.EscalateForm(),
+        "update_form": forms.UpdateForm(instance=complaint),
+        "confirmation_form": forms.ConfirmationForm(),
+        "close_form": forms.CloseForm(),
+        **(bound or {}),
+    }
+    return render(request, "complaints/detail.html", context, status=status)
+
+
+@require_GET
+@login_required
+def complaint_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    return _detail(request, get_complaint_for_user(request.user, pk))
+
+
+def _act(request, pk: int, name: str, form, act: Callable, done: str) -> HttpResponse:
+    complaint = get_complaint_for_user(request.user, pk)
+    if form.is_valid():
+        try:
+            act(complaint, form.cleaned_data)
+        except ApplicationError as error:
+            form.add_error(error.field if error.field in form.fields else None, error.message)
+        else:
+            messages.success(request, done)
+            return redirect("complaints:detail", pk=complaint.pk)
+    messages.error(request, _("The action was not carried out; see the message below."))
+    return _detail(request, get_complaint_for_user(request.user, pk), {name: form}, status=400)
+
+
+@require_POST
+@login_required
+def complaint_escalate(request: HttpRequest, pk: int) -> HttpResponse:
+    return _act(
+        request,
+        pk,
+        "escalate_form",
+        forms.EscalateForm(request.POST),
+        lambda c, d: services.escalate_complaint(complaint=c, by=request.user, reason=d["reason"]),
+        _("The complaint was escalated."),
+    )
+
+
+@require_POST
+@login_required
+def complaint_update(request: HttpRequest, pk: int) -> HttpResponse:
+    complaint = get_complaint_for_user(request.user, pk)
+    form = forms.UpdateForm(request.POST, instance=complaint)
+    return _act(
+        request,
+        pk,
+        "update_form",
+        form,
+        lambda c, d: services.update_complaint(complaint=c, by=request.user, **d),
+        _("The complaint was updated."),
+    )
+
+
+@require_POST
+@login_required
+def complaint_request_confirmation(request: HttpRequest, pk: int) -> HttpResponse:
+    return _act(
+        request,
+        pk,
+        "close_form",
+        forms.CloseForm(request.POST),
+        lambda c, d: services.request_confirmation(complaint=c, by=request.user),
+        _("The complaint now waits for the customer's confirmation."),
+    )
+
+
+@require_POST
+@login_required
+def complaint_confirm(request: HttpRequest, pk: int) -> HttpResponse:
+    return _act(
+        request,
+        pk,
+        "confirmation_form",
+        forms.ConfirmationForm(request.POST),
+        lambda c, d: services.log_confirmation(complaint=c, by=request.user, **d),
+        _("The customer's confirmation was logged."),
+    )
+
+
+@require_POST
+@login_required
+def complaint_close(request: HttpRequest, pk: int) -> HttpResponse:
+    return _act(
+        request,
+        pk,
+        "close_form",
+        forms.CloseForm(request.POST),
+        lambda c, d: services.close_complaint(complaint=c, by=request.user, note=d["note"]),
+        _("The complaint was closed."),
+    )
+
+
+@require_POST
+@login_required
+def complaint_raise(request: HttpRequest, ticket_pk: int) -> HttpResponse:
+    """An agent raises a complaint on a ticket (of any category)."""
+    ticket = get_ticket_for_user(request.user, ticket_pk, write=True)
+    form = forms.RaiseForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Choose a severity."))
+        return redirect("tickets:detail", pk=ticket.pk)
+    complaint = services.open_complaint(
+        ticket=ticket, by=request.user, source="raised", severity=form.cleaned_data["severity"]
+    )
+    messages.success(request, _("A complaint was opened for %s.") % ticket.reference)
+    return redirect("complaints:detail", pk=complaint.pk)
