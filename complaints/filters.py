@@ -6,7 +6,7 @@ import django_filters
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from complaints.models import Complaint, ComplaintStatus, Level, Severity
+from complaints.models import Complaint, ComplaintStatus, Level, RootCause, Severity
 from complaints.selectors import FLAGS
 from tickets.filters import ANY, user_teams
 
@@ -21,6 +21,9 @@ class ComplaintFilter(django_filters.FilterSet):
     level = django_filters.ChoiceFilter(label=_("Level"), choices=Level.choices, empty_label=ANY)
     severity = django_filters.ChoiceFilter(label=_("Severity"), choices=Severity.choices, empty_label=ANY)
     status = django_filters.ChoiceFilter(label=_("Status"), choices=ComplaintStatus.choices, empty_label=ANY)
+    root_cause = django_filters.ModelChoiceFilter(
+        label=_("Root cause"), queryset=RootCause.objects.all(), empty_label=ANY
+    )
     mine = django_filters.BooleanFilter(
         label=_("Mine"),
         method="filter_mine",
@@ -29,7 +32,7 @@ class ComplaintFilter(django_filters.FilterSet):
 
     class Meta:
         model = Complaint
-        fields = ["flag", "team", "level", "severity", "status", "mine"]
+        fields = ["flag", "team", "level", "severity", "status", "root_cause", "mine"]
 
     def filter_flag(self, queryset, name, value):
         return queryset.filter(FLAGS[value]()) if value in FLAGS else queryset

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from django.db.models import BooleanField, Case, IntegerField, Q, QuerySet, Value, When
+from django.db.models import Avg, BooleanField, Case, Count, F, IntegerField, Q, QuerySet, Value, When
 from django.http import Http404
 from django.utils import timezone
+from django.utils.translation import get_language
 
 from complaints.models import Complaint, ComplaintStatus, Severity, policy_for
 from tickets.models import RESOLVED_STATUSES
@@ -69,3 +70,32 @@ def board_for_user(user) -> QuerySet[Complaint]:
         output_field=IntegerField(),
     )
     return complaints_for_user(user).exclude(status=ComplaintStatus.CLOSED).order_by(severity_rank, "opened_at")
+
+
+def root_cause_summary(user) -> list[dict]:
+    """Per root cause, over every complaint the user may see: how many, closed in time, the
+    average time to close, and how many carry each taboo flag. One grouped query."""
+    now = timezone.now()
+    rows = (
+        Complaint.objects.filter(ticket__in=tickets_for_user(user))
+        .values("root_cause", "root_cause__name_zh", "root_cause__name_en")
+        .annotate(
+            total=Count("pk"),
+            open=Count("pk", filter=~Q(status=ComplaintStatus.CLOSED)),
+            closed=Count("pk", filter=Q(status=ComplaintStatus.CLOSED)),
+            closed_in_time=Count("pk", filter=Q(status=ComplaintStatus.CLOSED, closed_at__lte=F("due_at"))),
+            time_to_close=Avg(F("closed_at") - F("opened_at"), filter=Q(status=ComplaintStatus.CLOSED)),
+            buck=Count("pk", filter=buck_q()),
+            perfunctory=Count("pk", filter=perfunctory_q()),
+            delay=Count("pk", filter=delay_q(now)),
+        )
+        .order_by("-total")
+    )
+    summary = []
+    for row in rows:
+        zh, en = row.pop("root_cause__name_zh"), row.pop("root_cause__name_en")
+        row["label"] = (zh if (get_language() or "").startswith("zh") else en) if row["root_cause"] else None
+        row["closed_in_time_pct"] = 100 * row["closed_in_time"] / row["closed"] if row["closed"] else None
+        row["hours_to_close"] = row["time_to_close"].total_seconds() / 3600 if row["time_to_close"] else None
+        summary.append(row)
+    return summary

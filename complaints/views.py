@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 from complaints import forms, services
 from complaints.filters import ComplaintFilter
 from complaints.models import ComplaintStatus
-from complaints.selectors import board_for_user, complaints_for_user, get_complaint_for_user
+from complaints.selectors import board_for_user, complaints_for_user, get_complaint_for_user, root_cause_summary
 from config.exceptions import ApplicationError
 from tickets.selectors import get_ticket_for_user
 
@@ -30,7 +30,8 @@ def complaint_board(request: HttpRequest) -> HttpResponse:
         queryset = board_for_user(request.user)
     filterset = ComplaintFilter(request.GET or None, queryset=queryset, request=request)
     page = Paginator(filterset.qs, 50).get_page(request.GET.get("page"))
-    return render(request, "complaints/board.html", {"filter": filterset, "page": page})
+    context = {"filter": filterset, "page": page, "root_causes": root_cause_summary(request.user)}
+    return render(request, "complaints/board.html", context)
 
 
 def _detail(request, complaint, bound=None, status=200):

@@ -277,3 +277,15 @@ def test_unhappy_survey_follow_ups_become_complaints_and_old_ones_are_migrated(t
     importlib.import_module("complaints.migrations.0002_defaults_schedule_and_backfill").backfill(apps)
     migrated = Complaint.objects.get(ticket=follow_up)
     assert (migrated.source, migrated.level, migrated.status) == ("survey", 1, "open")
+
+
+def test_the_board_summarises_by_root_cause_with_flag_counts(complaint, agent, client, supervisor):
+    cause = RootCause.objects.get(name_en="Service attitude")
+    services.update_complaint(complaint=complaint, by=agent, root_cause=cause, corrective_action="道歉并重新上门")
+    ticket_services.resolve_ticket(ticket=complaint.ticket, by=agent, note="done")  # no public reply: perfunctory
+    client.force_login(supervisor)
+    page = client.get("/complaints/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    row = page.split('id="by-root-cause"', 1)[1].split("Service attitude", 1)[1].split("</tr>", 1)[0]
+    assert f'href="?root_cause={cause.pk}&amp;flag=perfunctory">1<' in row
+    listed = client.get(f"/complaints/?root_cause={cause.pk}&flag=perfunctory").content.decode()
+    assert complaint.ticket.reference in listed
