@@ -285,7 +285,8 @@ def test_the_board_summarises_by_root_cause_with_flag_counts(complaint, agent, c
     ticket_services.resolve_ticket(ticket=complaint.ticket, by=agent, note="done")  # no public reply: perfunctory
     client.force_login(supervisor)
     page = client.get("/complaints/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
-    row = page.split('id="by-root-cause"', 1)[1].split("Service attitude", 1)[1].split("</tr>", 1)[0]
+    main = page.split("<main", 1)[1]
+    row = main.split('id="by-root-cause"', 1)[1].split("Service attitude", 1)[1].split("</tr>", 1)[0]
     assert f'href="?root_cause={cause.pk}&amp;flag=perfunctory">1<' in row
     listed = client.get(f"/complaints/?root_cause={cause.pk}&flag=perfunctory").content.decode()
     assert complaint.ticket.reference in listed
