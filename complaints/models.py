@@ -129,6 +129,9 @@ class Complaint(models.Model):
     updated_at = models.DateTimeField(_("updated"), default=timezone.now)
     closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
     escalation_count = models.PositiveSmallIntegerField(_("escalations"), default=0)
+    # When the sweep first saw it go without an update for longer than allowed (the delay taboo),
+    # kept so that the share of delayed complaints can be counted after the fact.
+    delayed_at = models.DateTimeField(_("first delayed"), null=True, blank=True)
     confirmation_channel = models.CharField(
         _("confirmed by"), max_length=10, choices=ConfirmationChannel.choices, blank=True
     )

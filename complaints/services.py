@@ -299,10 +299,14 @@ def close_complaint(*, complaint: Complaint | int, by, note: str = "") -> Compla
 
 
 def escalate_overdue(now: datetime | None = None) -> int:
-    """The beat job: escalate each open complaint below level 3 that breached its SLA at its
+    """The beat job: note when complaints first went without an update for too long (the delay
+    taboo), and escalate each open complaint below level 3 that breached its SLA at its
     current level, or stayed at one level longer than its severity allows. Rows are claimed
     with SKIP LOCKED, so two sweepers never escalate the same complaint twice."""
     now = now or timezone.now()
+    from complaints.selectors import delay_q
+
+    Complaint.objects.filter(delay_q(now), delayed_at__isnull=True).update(delayed_at=now)
     escalated = 0
     for severity in Severity.values:
         _resolve, level_window, _update = policy_for(severity)

@@ -121,6 +121,8 @@ KPIS: list[KPI] = [
         "complaints", "ratio", numerator=Q(ticket__reassign_count__gte=3)),
     KPI("complaints_perfunctory", "敷衍了事占比", "Complaints handled perfunctorily", "percent", "lower", None,
         "complaints", "ratio", numerator=Q(ticket__status__in=RESOLVED, ticket__public_reply_count=0)),
+    KPI("complaints_delayed", "拖延处理占比", "Complaints left without an update too long", "percent", "lower",
+        None, "complaints", "ratio", numerator=Q(delayed_at__isnull=False)),
     KPI("service_cost", "服务成本", "Service cost", "money", None, None, "tickets", "sum",
         measure=("labour_cost", "logistics_cost", "other_cost")),
     KPI("workload", "工作量", "Workload", "count", None, None, "tickets", "count"),

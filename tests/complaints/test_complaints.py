@@ -290,3 +290,16 @@ def test_the_board_summarises_by_root_cause_with_flag_counts(complaint, agent, c
     assert f'href="?root_cause={cause.pk}&amp;flag=perfunctory">1<' in row
     listed = client.get(f"/complaints/?root_cause={cause.pk}&flag=perfunctory").content.decode()
     assert complaint.ticket.reference in listed
+
+
+def test_the_sweep_notes_when_a_complaint_first_went_without_an_update_too_long(complaint):
+    later = timezone.now() + timedelta(hours=25)
+    with time_machine.travel(later):
+        services.escalate_overdue()
+    complaint.refresh_from_db()
+    assert complaint.delayed_at is not None
+    first = complaint.delayed_at
+    with time_machine.travel(later + timedelta(hours=30)):
+        services.escalate_overdue()
+    complaint.refresh_from_db()
+    assert complaint.delayed_at == first
