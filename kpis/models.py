@@ -22,6 +22,7 @@ class Dimension(models.TextChoices):
     CATEGORY = "category", _("category")
     CHANNEL = "channel", _("channel")
     PRIORITY = "priority", _("priority")
+    ROOT_CAUSE = "root_cause", _("root cause")
 
 
 class KPIValue(models.Model):

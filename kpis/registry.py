@@ -60,6 +60,8 @@ class Source:
     ticket_path: str
     #: how to reach this source from a ticket, for the drill-down list ("" for tickets)
     from_ticket: str
+    #: slices only this source has: (dimension, field on the source)
+    extra_dimensions: tuple[tuple[str, str], ...] = ()
 
 
 SOURCES = {
@@ -67,10 +69,12 @@ SOURCES = {
     "responses": Source("surveys.SurveyResponse", "submitted_at", "ticket__", "survey_responses__"),
     "invitations": Source("surveys.SurveyInvitation", "created_at", "ticket__", "survey__"),
     "backlog": Source("tickets.Ticket", "requested_at", "", ""),
-    "complaints": Source("complaints.Complaint", "opened_at", "ticket__", "complaint__"),
+    "complaints": Source(
+        "complaints.Complaint", "opened_at", "ticket__", "complaint__", (("root_cause", "root_cause_id"),)
+    ),
 }
 
-#: dimension → the ticket field it slices by
+#: dimension → the ticket field it slices by (every source has these)
 DIMENSION_FIELDS = {
     "team": "team_id",
     "agent": "assignee_id",
@@ -78,6 +82,17 @@ DIMENSION_FIELDS = {
     "channel": "channel",
     "priority": "priority",
 }
+#: the source-specific dimensions, as reached from a ticket (for the drill-down lists)
+EXTRA_DIMENSION_TICKET_FIELDS = {"root_cause": "complaint__root_cause_id"}
+
+
+def source_dimensions(source_key: str) -> dict[str, str]:
+    """dimension → path from the source's rows, in GROUPING() order."""
+    source = SOURCES[source_key]
+    dimensions = {name: source.ticket_path + field for name, field in DIMENSION_FIELDS.items()}
+    dimensions.update(dict(source.extra_dimensions))
+    return dimensions
+
 
 _resolved = Q(status__in=RESOLVED)
 

@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta
 from django.db.models import Max, Q, Sum
 
 from kpis.models import Granularity, KPITarget, KPIValue
-from kpis.registry import BY_KEY, DIMENSION_FIELDS, KPI, KPIS, SOURCES, part_q, reroot
+from kpis.registry import BY_KEY, DIMENSION_FIELDS, EXTRA_DIMENSION_TICKET_FIELDS, KPI, KPIS, SOURCES, part_q, reroot
 from kpis.services import local_midnight, next_period, period_start
 
 PARTS = ("num", "neg", "den")
@@ -22,7 +22,7 @@ PARTS = ("num", "neg", "den")
 def dimension_q(dimension: str, value: str) -> Q:
     if dimension in ("", "all"):
         return Q()
-    field_name = DIMENSION_FIELDS[dimension]
+    field_name = DIMENSION_FIELDS.get(dimension) or EXTRA_DIMENSION_TICKET_FIELDS[dimension]
     if value == "none":
         return Q(**{f"{field_name}__isnull": True})
     return Q(**{field_name: value})

@@ -33,7 +33,7 @@ from django.db.models.functions import Cast, Trunc
 from django.utils import timezone
 
 from kpis.models import Granularity, KPIRun, KPIValue
-from kpis.registry import DIMENSION_FIELDS, KPI, KPIS, SOURCES, part_q
+from kpis.registry import DIMENSION_FIELDS, KPI, KPIS, SOURCES, part_q, source_dimensions
 
 LOCK_KEY = 7_204_551  # pg_advisory_xact_lock key of the KPI refresh
 #: Changes committed up to this long after a run started are picked up by the next run.
@@ -153,44 +153,30 @@ def _value_row(kpi: KPI) -> str:
     return f"('{k}', {den}::float, {den}::float, {den}::float, NULL, NULL)"  # count
 
 
-def _grouping_bits(index: int) -> int:
-    """GROUPING() of the set that groups by dimension ``index`` alone: every other bit is 1."""
-    return (1 << len(DIMENSIONS)) - 1 - (1 << (len(DIMENSIONS) - 1 - index))
+def _dimension_cases(names: list[str]) -> tuple[str, str]:
+    """SQL naming the dimension and the slice of a row from its GROUPING() bits: the set that
+    groups by dimension ``i`` alone has every bit but ``i``'s set (leftmost = first)."""
 
+    def bits(index: int) -> int:
+        return (1 << len(names)) - 1 - (1 << (len(names) - 1 - index))
 
-_DIMENSION_CASE = (
-    "CASE a.g "
-    + " ".join(f"WHEN {_grouping_bits(i)} THEN '{name}'" for i, name in enumerate(DIMENSIONS))
-    + " ELSE 'all' END"
-)
-_DIMENSION_VALUE_CASE = (
-    "CASE a.g "
-    + " ".join(
-        f"WHEN {_grouping_bits(i)} THEN COALESCE(a.\"d_{name}\"::text, 'none')" for i, name in enumerate(DIMENSIONS)
+    dimension = "CASE a.g " + " ".join(f"WHEN {bits(i)} THEN '{n}'" for i, n in enumerate(names)) + " ELSE 'all' END"
+    value = (
+        "CASE a.g "
+        + " ".join(f"WHEN {bits(i)} THEN COALESCE(a.\"d_{n}\"::text, 'none')" for i, n in enumerate(names))
+        + " ELSE '' END"
     )
-    + " ELSE '' END"
-)
+    return dimension, value
 
 
-def _grouping_sets_sql(queryset) -> tuple[str, tuple]:
-    """The queryset's SQL with ``GROUP BY period, d1, d2 …`` turned into
-    ``GROUP BY period, GROUPING SETS ((), (d1), (d2) …)``: every dimension in one pass."""
-    sql, params = queryset.query.sql_with_params()
-    head, group_by = re.split(r"\sGROUP BY\s", sql, maxsplit=1)
-    columns = [c.strip() for c in group_by.split(",")]
-    # The dimensions come last, in order; a period that is a constant is not grouped by at all.
-    plain, dims = columns[: -len(DIMENSIONS)], columns[-len(DIMENSIONS) :]
-    assert len(plain) <= 1, sql
-    sets = ", ".join(["()"] + [f"({c})" for c in dims])
-    return f"{head} GROUP BY {''.join(c + ', ' for c in plain)}GROUPING SETS ({sets})", params
-
-
-def _insert(aggregate_sql: str, params: tuple, kpis: list[KPI], granularity: str, computed_at: datetime) -> int:
+def _insert(aggregate_sql: str, params: tuple, kpis: list[KPI], granularity: str, computed_at: datetime,
+            names: list[str] = DIMENSIONS) -> int:  # fmt: skip
     values = ",\n        ".join(_value_row(kpi) for kpi in kpis)
+    dimension_case, value_case = _dimension_cases(names)
     sql = f"""
         INSERT INTO kpis_kpivalue (kpi, granularity, period_start, dimension, dimension_value,
                                    numerator, denominator, value, median, p90, computed_at)
-        SELECT v.kpi, %s, a.period, {_DIMENSION_CASE}, {_DIMENSION_VALUE_CASE},
+        SELECT v.kpi, %s, a.period, {dimension_case}, {value_case},
                v.numerator, v.denominator, v.value, v.median, v.p90, %s
         FROM ({aggregate_sql}) a
         CROSS JOIN LATERAL (VALUES
@@ -208,22 +194,23 @@ def _insert(aggregate_sql: str, params: tuple, kpis: list[KPI], granularity: str
 def _source_queryset(source_key: str, where: Q, period):
     source = SOURCES[source_key]
     model = apps.get_model(source.model)
-    dims = {f"d_{name}": F(source.ticket_path + field) for name, field in DIMENSION_FIELDS.items()}
+    paths = source_dimensions(source_key)
+    dims = {f"d_{name}": F(path) for name, path in paths.items()}
     return (
         model.objects.filter(where)
         .annotate(period=period, **dims)
         .values("period", *dims)
-        .annotate(g=Grouping(*[F(source.ticket_path + field) for field in DIMENSION_FIELDS.values()]))
+        .annotate(g=Grouping(*[F(path) for path in paths.values()]))
         .order_by()
     )
 
 
-def _finest_then_rollup_sql(queryset, columns: list[str]) -> tuple[str, tuple]:
+def _finest_then_rollup_sql(queryset, columns: list[str], names: list[str]) -> tuple[str, tuple]:
     """Aggregate at the finest grain (period × every dimension, hashed, one state per row),
     then roll the small result up into the grouping sets: far cheaper than feeding every
     ticket to every grouping set."""
     sql, params = queryset.query.sql_with_params()
-    dims = [f'f."d_{name}"' for name in DIMENSIONS]
+    dims = [f'f."d_{name}"' for name in names]
     sums = ", ".join(f'SUM(f."{column}") AS "{column}"' for column in columns)
     sets = ", ".join(["()"] + [f"({d})" for d in dims])
     rolled = (
@@ -238,14 +225,15 @@ def _compute_days(source_key: str, kpis: list[KPI], starts: set[date], now: date
     source = SOURCES[source_key]
     period = Trunc(source.anchor, Granularity.DAY, output_field=DateField(), tzinfo=tz())
     where = _ranges_q(source.anchor, merged_ranges(starts, Granularity.DAY))
-    queryset = _source_queryset(source_key, where, period).values("period", *[f"d_{d}" for d in DIMENSIONS])
+    names = list(source_dimensions(source_key))
+    queryset = _source_queryset(source_key, where, period).values("period", *[f"d_{d}" for d in names])
     columns = []
     for kpi in kpis:
         additive = {name: agg for name, agg in _aggregates(kpi).items() if not name.endswith("__pct")}
         queryset = queryset.annotate(**additive)
         columns += list(additive)
-    sql, params = _finest_then_rollup_sql(queryset, columns)
-    return _insert(sql, params, kpis, Granularity.DAY, now)
+    sql, params = _finest_then_rollup_sql(queryset, columns, names)
+    return _insert(sql, params, kpis, Granularity.DAY, now, names)
 
 
 def _value_sql(kpi: KPI, numerator: str, denominator: str) -> str:

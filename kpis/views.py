@@ -22,7 +22,7 @@ from django.views.decorators.http import require_GET
 from kpis.charts import chart
 from kpis.forms import DashboardForm
 from kpis.models import Dimension
-from kpis.registry import KPIS
+from kpis.registry import KPIS, SOURCES
 from kpis.selectors import breakdown, figures, granularity_for, last_computed, targets, trends
 from kpis.services import next_period
 from tickets.models import Category, Channel, Priority, Team
@@ -30,7 +30,14 @@ from tickets.selectors import is_manager
 
 User = get_user_model()
 
-BREAKDOWNS = [Dimension.TEAM, Dimension.AGENT, Dimension.CATEGORY, Dimension.CHANNEL, Dimension.PRIORITY]
+BREAKDOWNS = [
+    Dimension.TEAM,
+    Dimension.AGENT,
+    Dimension.CATEGORY,
+    Dimension.CHANNEL,
+    Dimension.PRIORITY,
+    Dimension.ROOT_CAUSE,
+]
 
 
 def dashboard_teams(user):
@@ -61,6 +68,11 @@ def dimension_labels(dimension: str, values) -> dict[str, str]:
         labels.update(dict(Channel.choices))
     elif dimension == Dimension.PRIORITY:
         labels.update(dict(Priority.choices))
+    elif dimension == Dimension.ROOT_CAUSE:
+        from complaints.models import RootCause
+
+        labels.update({str(r.pk): str(r) for r in RootCause.objects.filter(pk__in=values)})
+        labels["none"] = _("(not yet known)")
     return labels
 
 
@@ -114,10 +126,11 @@ def _point_urls(key, series, start, end, dimension, value) -> list[str]:
 def _table(dimension: str, start: date, end: date, sort: str | None, team: Team | None):
     data = breakdown(dimension, start, end)
     labels = dimension_labels(dimension, data.keys())
+    kpis = kpis_for(dimension)
     rows = []
     for value, by_kpi in data.items():
         cells = []
-        for kpi in KPIS:
+        for kpi in kpis:
             _numerator, denominator, figure = by_kpi.get(kpi.key, (0, 0, None))
             ratio = kpi.kind == "ratio"
             cells.append(
@@ -130,15 +143,23 @@ def _table(dimension: str, start: date, end: date, sort: str | None, team: Team 
                 }
             )
         rows.append({"value": value, "label": labels.get(value, value), "cells": cells})
-    if sort in {k.key for k in KPIS}:
-        index = [k.key for k in KPIS].index(sort)
+    if sort in {k.key for k in kpis}:
+        index = [k.key for k in kpis].index(sort)
         rows.sort(key=lambda r: (r["cells"][index]["value"] is None, -(r["cells"][index]["value"] or 0)))
     else:
         rows.sort(key=lambda r: r["label"])
     if team is not None and dimension == Dimension.AGENT:
         members = {str(pk) for pk in team.members.values_list("pk", flat=True)} | {str(team.supervisor_id)}
         rows = [r for r in rows if r["value"] in members]
-    return {"dimension": dimension, "label": Dimension(dimension).label, "rows": rows}
+    return {"dimension": dimension, "label": Dimension(dimension).label, "rows": rows, "kpis": kpis}
+
+
+def kpis_for(dimension: str) -> list:
+    """The KPIs a breakdown shows: all of them, or those whose source has the dimension."""
+    extra = {name for source in SOURCES.values() for name, _path in source.extra_dimensions}
+    if dimension not in extra:
+        return KPIS
+    return [kpi for kpi in KPIS if dimension in dict(SOURCES[kpi.source].extra_dimensions)]
 
 
 @require_GET
@@ -207,6 +228,7 @@ def _export_rows(request: HttpRequest, table: str) -> tuple[list[str], list[list
     if table not in BREAKDOWNS:
         raise Http404
     data = _table(table, start, end, None, team)
+    header = [_("Slice")] + [f"{kpi.name} ({kpi.unit})" for kpi in data["kpis"]]
     return header, [[row["label"]] + [cell["value"] for cell in row["cells"]] for row in data["rows"]]
 
 

@@ -90,7 +90,9 @@ def test_the_dashboard_runs_a_bounded_number_of_queries(client, manager, figures
 
 
 def test_breakdowns_by_team_and_agent(client, manager, figures_today, team, other_team):
-    page = _manager_client(client, manager).get("/dashboard/?period=today").content.decode()
+    page = _manager_client(client, manager).get("/dashboard/?period=today", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    by_cause = page.split('id="by-root_cause"', 1)[1].split("</section>", 1)[0]
+    assert "Complaints escalated to a supervisor" in by_cause and "Workload" not in by_cause
     assert 'id="by-team"' in page and team.name in page and other_team.name in page
     assert 'id="by-agent"' in page and "Alice" in page
 

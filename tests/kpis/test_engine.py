@@ -85,6 +85,10 @@ def _build(team, other_team, agent, outsider):
     for ticket, answer in ((t1, (5, 10)), (t2, (2, 3)), (t5, (None, 8))):
         _survey(ticket, sent=at(1, 8), answered=at(1, 20), overall=answer[0], nps=answer[1])
     _survey(t4, sent=at(3, 9))
+    from complaints.models import RootCause
+
+    t4.complaint.root_cause = RootCause.objects.get(name_en="Repair quality")
+    t4.complaint.save()
     refresh_kpis(full=True)
     return {"t1": t1, "t2": t2, "t3": t3, "t4": t4}
 
@@ -216,3 +220,13 @@ def test_medians_are_kept_for_the_desk_each_team_and_each_agent(dataset, team):
     month = value("completion_time", granularity="month", day=date(2026, 3, 1))
     assert month.median == pytest.approx((1 + 10) / 2)  # T2 20 min, T5 1 h, T1 10 h, T4 72 h
     assert value("first_response_time", dimension="priority", dimension_value="normal").median is None
+
+
+def test_complaint_kpis_are_sliced_by_root_cause_too(dataset):
+    from complaints.models import RootCause
+
+    cause = RootCause.objects.get(name_en="Repair quality")
+    opened = D + timedelta(days=6)  # complaints count on the day they were opened: "today" here
+    row = value("complaints_escalated", opened, dimension="root_cause", dimension_value=str(cause.pk))
+    assert (row.numerator, row.denominator) == (0, 1)
+    assert not KPIValue.objects.filter(kpi="workload", dimension="root_cause").exists()  # complaints only
