@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from kpis.registry import format_figure
+
 WIDTH, HEIGHT, PAD_LEFT, PAD_RIGHT, PAD_TOP, PAD_BOTTOM = 320, 120, 34, 8, 8, 18
 
 
@@ -15,6 +17,7 @@ class Point:
     x: float
     y: float | None
     url: str = ""
+    label: str = ""
 
 
 @dataclass
@@ -23,13 +26,17 @@ class Chart:
     line: str
     target_y: float | None
     top: float
+    top_label: str = ""
+    desc: str = ""
     width: int = WIDTH
     height: int = HEIGHT
     left: int = PAD_LEFT
     bottom: int = HEIGHT - PAD_BOTTOM
 
 
-def chart(series: list[tuple[date, float | None]], target: float | None, urls: list[str] | None = None) -> Chart:
+def chart(
+    series: list[tuple[date, float | None]], target: float | None, urls: list[str] | None = None, unit: str = "count"
+) -> Chart:
     values = [v for _d, v in series if v is not None]
     top = max([*values, target or 0, 1e-9]) * 1.1
     usable_w, usable_h = WIDTH - PAD_LEFT - PAD_RIGHT, HEIGHT - PAD_TOP - PAD_BOTTOM
@@ -40,7 +47,14 @@ def chart(series: list[tuple[date, float | None]], target: float | None, urls: l
 
     urls = urls or [""] * len(series)
     points = [
-        Point(day, value, round(PAD_LEFT + i * step, 1), y(value) if value is not None else None, urls[i])
+        Point(
+            day,
+            value,
+            round(PAD_LEFT + i * step, 1),
+            y(value) if value is not None else None,
+            urls[i],
+            f"{day.isoformat()}: {format_figure(value, unit)}",
+        )
         for i, (day, value) in enumerate(series)
     ]
     # Gaps (periods without data) break the line instead of drawing zero.
@@ -55,4 +69,11 @@ def chart(series: list[tuple[date, float | None]], target: float | None, urls: l
     if current:
         segments.append(current)
     line = " ".join("M" + " L".join(segment) for segment in segments)
-    return Chart(points=points, line=line, target_y=y(target) if target is not None else None, top=top)
+    return Chart(
+        points=points,
+        line=line,
+        target_y=y(target) if target is not None else None,
+        top=top,
+        top_label=format_figure(top, unit),
+        desc="; ".join(point.label for point in points),
+    )

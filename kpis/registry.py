@@ -16,6 +16,7 @@ from datetime import datetime
 
 from django.db.models import F, Q
 from django.utils.translation import get_language
+from django.utils.translation import gettext as _
 
 RESOLVED = ("resolved", "closed")
 
@@ -184,3 +185,19 @@ def part_q(kpi: KPI, part: str, *, end: datetime | None = None) -> Q:
         return denominator
     chosen: Callable[[], Q | None] = {"num": lambda: kpi.numerator, "neg": lambda: kpi.negative}[part]
     return denominator & (chosen() or Q())
+
+
+def format_figure(value: float | None, unit: str) -> str:
+    """A figure as people read it: 91.7 %, 2.1 h, 1,219, ¥325,193; "—" when there is none.
+    (Plain formatting: a dashboard prints thousands of these.)"""
+    if value is None:
+        return "—"
+    if unit == "percent":
+        return f"{value:.1f} %"
+    if unit == "hours":
+        return _("%s h") % f"{value:.1f}"
+    if unit == "money":
+        return f"¥{value:,.0f}"
+    if unit == "score":
+        return f"{value:.1f}"
+    return f"{value:,.0f}"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 from datetime import date, timedelta
+from functools import lru_cache
 from urllib.parse import urlencode
 
 from django.contrib.auth import get_user_model
@@ -22,7 +23,7 @@ from django.views.decorators.http import require_GET
 from kpis.charts import chart
 from kpis.forms import DashboardForm
 from kpis.models import Dimension
-from kpis.registry import KPIS, SOURCES
+from kpis.registry import KPIS, SOURCES, format_figure
 from kpis.selectors import breakdown, figures, granularity_for, last_computed, targets, trends
 from kpis.services import next_period
 from tickets.models import Category, Channel, Priority, Team
@@ -48,11 +49,18 @@ def dashboard_teams(user):
     return supervised if supervised.exists() else None
 
 
+@lru_cache(maxsize=1)
+def _queue_url() -> str:
+    return reverse("tickets:list")
+
+
 def drill_url(kpi_key: str, part: str, start: date, end: date, dimension: str = "all", value: str = "") -> str:
-    params = {"kpi": kpi_key, "part": part, "start": start.isoformat(), "end": (end - timedelta(days=1)).isoformat()}
+    """The ticket queue filtered to the tickets a figure counts (a page has thousands of these)."""
+    last = (end - timedelta(days=1)).isoformat()
+    url = f"{_queue_url()}?kpi={kpi_key}&part={part}&start={start.isoformat()}&end={last}"
     if dimension != "all":
-        params.update(dimension=dimension, value=value)
-    return reverse("tickets:list") + "?" + urlencode(params)
+        url += "&" + urlencode({"dimension": dimension, "value": value})
+    return url
 
 
 def dimension_labels(dimension: str, values) -> dict[str, str]:
@@ -102,6 +110,7 @@ def _tiles(start, end, dimension, value, team):
                     series.get(key, []),
                     figure.target,
                     _point_urls(key, series.get(key, []), start, end, dimension, value),
+                    figure.kpi.unit,
                 ),
                 "point_urls": _point_urls(key, series.get(key, []), start, end, dimension, value),
                 "den_url": drill_url(key, "den", start, end, dimension, value),
@@ -137,6 +146,7 @@ def _table(dimension: str, start: date, end: date, sort: str | None, team: Team 
                 {
                     "kpi": kpi,
                     "value": figure,
+                    "shown": format_figure(figure, kpi.unit),
                     "denominator": denominator,
                     "url": drill_url(kpi.key, "num" if ratio else "den", start, end, dimension, value),
                     "den_url": drill_url(kpi.key, "den", start, end, dimension, value) if ratio else None,

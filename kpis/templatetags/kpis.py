@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from django import template
-from django.utils.formats import number_format
-from django.utils.translation import gettext as _
 
-from kpis.registry import BY_KEY
+from kpis.registry import BY_KEY, format_figure
 
 register = template.Library()
 
@@ -20,17 +18,7 @@ def kpi_name(key: str) -> str:
 @register.filter
 def figure(value, unit: str) -> str:
     """A figure as people read it: 91.7 %, 2.1 h, 1,219, ¥325,193; "—" when there is none."""
-    if value is None:
-        return "—"
-    if unit == "percent":
-        return f"{number_format(value, 1)} %"
-    if unit == "hours":
-        return _("%s h") % number_format(value, 1)
-    if unit == "money":
-        return "¥" + number_format(value, 0, force_grouping=True)
-    if unit == "score":
-        return number_format(value, 1)
-    return number_format(value, 0, force_grouping=True)
+    return format_figure(value, unit)
 
 
 @register.filter
