@@ -144,6 +144,12 @@ def load(n: int) -> None:
         step(f"  … in {time.perf_counter() - started:.1f} s; loading survey invitations and answers")
         cursor.execute(LOAD_SURVEYS)
         cursor.execute("UPDATE tickets_ticket SET closed_at = resolved_at + interval '3 days' WHERE status = 'closed'")
+        step("opening the complaints of complaint-category tickets, as the desk does")
+        from importlib import import_module
+
+        from django.apps import apps
+
+        import_module("complaints.migrations.0002_defaults_schedule_and_backfill").backfill(apps)
         step("analysing")
         cursor.execute("VACUUM ANALYZE")
         cursor.execute("SELECT count(*) FROM tickets_ticket")
