@@ -215,6 +215,10 @@ class Ticket(models.Model):
             models.Index(fields=["assignee", "status"], name="ticket_assignee_status_idx"),
             models.Index(fields=["customer", "requested_at"], name="ticket_customer_requested_idx"),
             models.Index(fields=["resolved_at"], name="ticket_resolved_idx"),
+            # The open work: the backlog figures and the overdue queue read only these.
+            models.Index(
+                fields=["requested_at"], condition=models.Q(resolved_at__isnull=True), name="ticket_unresolved_idx"
+            ),
             models.Index(fields=["updated_at"], name="ticket_updated_idx"),
             models.Index(fields=["category", "requested_at"], name="ticket_category_requested_idx"),
         ]
