@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import importlib
+import uuid
 
 import pytest
 from django.apps import apps as django_apps
@@ -46,6 +47,8 @@ def _test_settings():
             **django_settings.STORAGES,
             "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
         },
+        # Rate-limit counters live in Redis, which outlives a test run: each run counts afresh.
+        CACHES={"default": {**django_settings.CACHES["default"], "KEY_PREFIX": f"test-{uuid.uuid4().hex}"}},
     )
     overrides.enable()
     yield
