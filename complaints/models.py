@@ -149,6 +149,9 @@ class Complaint(models.Model):
         indexes = [
             models.Index(fields=["status", "due_at"], name="complaint_status_due_idx"),
             models.Index(fields=["handler", "status"], name="complaint_handler_idx"),
+            # the KPI run: complaints by the day they were opened, and those changed since its previous run
+            models.Index(fields=["opened_at"], name="complaint_opened_idx"),
+            models.Index(fields=["updated_at"], name="complaint_updated_idx"),
         ]
 
     def __str__(self) -> str:

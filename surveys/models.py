@@ -136,6 +136,9 @@ class SurveyInvitation(models.Model):
                 fields=["created_at"], name="invitation_unanswered_idx",
                 condition=Q(answered_at__isnull=True, reminder_sent_at__isnull=True),
             ),
+            # the KPI run finds the days of invitations sent or answered since its previous run
+            models.Index(fields=["created_at"], name="invitation_created_idx"),
+            models.Index(fields=["answered_at"], name="invitation_answered_idx"),
         ]  # fmt: skip
 
     def __str__(self) -> str:
