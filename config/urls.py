@@ -3,9 +3,9 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView
-from rest_framework.authtoken.views import ObtainAuthToken
 
 from config import health
+from config.api import TokenObtainApi
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="tickets:list", permanent=False)),
@@ -15,7 +15,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("tickets/", include("tickets.urls")),
     path("admin/", admin.site.urls),
-    path("api/auth/token/", ObtainAuthToken.as_view(), name="api-token"),
+    path("api/auth/token/", TokenObtainApi.as_view(), name="api-token"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("s/", include("surveys.public_urls")),
     path("surveys/", include("surveys.urls")),

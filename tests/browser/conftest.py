@@ -30,13 +30,16 @@ def browser():
 
 @pytest.fixture
 def page_factory(browser, request):
-    """New pages (contexts) for a test; on failure a screenshot and the HTML go to test-results/."""
-    contexts = []
+    """New pages (contexts) for a test; on failure a screenshot and the HTML go to test-results/.
+    Any Content-Security-Policy violation the browser reports fails the test."""
+    contexts, violations = [], []
 
     def make(**options):
         context = browser.new_context(**options)
         contexts.append(context)
-        return context.new_page()
+        page = context.new_page()
+        page.on("console", lambda msg: "Content Security Policy" in msg.text and violations.append(msg.text))
+        return page
 
     yield make
     failed = getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed
@@ -48,6 +51,7 @@ def page_factory(browser, request):
                 page.screenshot(path=f"{stem}.png", full_page=True)
                 Path(f"{stem}.html").write_text(page.content())
         context.close()
+    assert not violations, f"the pages broke their Content-Security-Policy: {violations}"
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -1,0 +1,129 @@
+"""Production settings, the Content-Security-Policy, cookies, login throttling and the token endpoint's limit."""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.urls import reverse
+from rest_framework.test import APIClient
+
+from tests.factories import UserFactory
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+PASSWORD = "correct horse battery staple"
+
+
+def _manage(*args: str, **env: str) -> subprocess.CompletedProcess:
+    # As a server would be started: none of the test run's own switches (the browser tests allow sync ORM calls).
+    unset = ("DEBUG", "SECRET_KEY", "DJANGO_ALLOW_ASYNC_UNSAFE")
+    environment = {key: value for key, value in os.environ.items() if key not in unset}
+    environment.update(env)
+    return subprocess.run([sys.executable, "manage.py", *args], cwd=BASE_DIR, env=environment, capture_output=True,
+                          text=True, timeout=120)  # fmt: skip
+
+
+def test_the_deploy_check_is_clean_under_the_production_settings():
+    result = _manage("check", "--deploy", "--fail-level", "WARNING",
+                     SECRET_KEY=secrets.token_urlsafe(50), ALLOWED_HOSTS="desk.example.com")  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues" in result.stdout
+
+
+def test_the_desk_refuses_to_start_without_a_secret_key():
+    result = _manage("check", SECRET_KEY="")
+    assert result.returncode != 0
+    assert "SECRET_KEY is not set" in result.stderr
+
+
+@pytest.fixture
+def address():
+    """A fresh client address per test: lock-outs and rate limits count per address."""
+    return f"10.{random.randrange(256)}.{random.randrange(256)}.{random.randrange(1, 255)}"
+
+
+@pytest.mark.django_db
+class TestPages:
+    def test_every_page_carries_a_policy_that_forbids_inline_script_and_style(self, client, manager, ticket):
+        client.force_login(manager)
+        for path in ("/tickets/", f"/tickets/{ticket.pk}/", "/tickets/new/", "/dashboard/", "/complaints/",
+                     "/surveys/", f"/dashboard/agents/{manager.username}/"):  # fmt: skip
+            response = client.get(path)
+            assert response.status_code == 200, path
+            policy = response["Content-Security-Policy"]
+            assert "script-src 'self'" in policy and "style-src 'self'" in policy and "'unsafe-inline'" not in policy
+            html = response.content.decode()
+            # What the policy would block: inline <script>, style attributes and elements, event handlers.
+            assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html), path
+            assert not re.search(r"<style\b|\sstyle=\"|\son[a-z]+=\"", html), path
+
+    def test_the_login_page_is_under_the_policy_too(self, client):
+        response = client.get(reverse("login"))
+        assert "frame-ancestors 'none'" in response["Content-Security-Policy"]
+        assert response["X-Frame-Options"] == "DENY"
+
+    def test_the_session_cookie_is_secure_and_out_of_reach_of_scripts(self, client, address):
+        UserFactory(username="lilei", password=PASSWORD)
+        response = client.post(reverse("login"), {"username": "lilei", "password": PASSWORD}, REMOTE_ADDR=address)
+        assert response.status_code == 302
+        cookie = response.cookies["sessionid"]
+        assert cookie["secure"] and cookie["httponly"]
+        assert response.cookies["csrftoken"]["secure"]
+
+
+@pytest.mark.django_db
+class TestLoginThrottling:
+    def _fail(self, client, address, times, username="lilei"):
+        for _ in range(times):
+            response = client.post(reverse("login"), {"username": username, "password": "wrong"}, REMOTE_ADDR=address)
+        return response
+
+    def test_wrong_passwords_are_answered_with_the_form_until_the_limit(self, client, address, settings):
+        UserFactory(username="lilei", password=PASSWORD)
+        response = self._fail(client, address, settings.AXES_FAILURE_LIMIT - 1)
+        assert response.status_code == 200 and "form" in response.content.decode()
+
+    def test_after_the_limit_even_the_right_password_is_refused_for_a_while(self, client, address, settings):
+        UserFactory(username="lilei", password=PASSWORD)
+        locked = self._fail(client, address, settings.AXES_FAILURE_LIMIT)
+        assert locked.status_code == 429
+        assert "15" in locked.content.decode()  # how long, in minutes
+        right = client.post(reverse("login"), {"username": "lilei", "password": PASSWORD}, REMOTE_ADDR=address)
+        assert right.status_code == 429 and "_auth_user_id" not in client.session
+
+    def test_a_lock_out_holds_one_user_name_at_one_address(self, client, address, settings):
+        UserFactory(username="lilei", password=PASSWORD)
+        UserFactory(username="hanmeimei", password=PASSWORD)
+        self._fail(client, address, settings.AXES_FAILURE_LIMIT)
+        other_user = client.post(reverse("login"), {"username": "hanmeimei", "password": PASSWORD}, REMOTE_ADDR=address)
+        assert other_user.status_code == 302
+        client.logout()
+        elsewhere = client.post(reverse("login"), {"username": "lilei", "password": PASSWORD}, REMOTE_ADDR="10.255.0.1")
+        assert elsewhere.status_code == 302
+
+    def test_the_token_endpoint_counts_toward_the_same_lock_out(self, address, settings):
+        UserFactory(username="lilei", password=PASSWORD)
+        api = APIClient(REMOTE_ADDR=address)
+        for _ in range(settings.AXES_FAILURE_LIMIT):
+            api.post("/api/auth/token/", {"username": "lilei", "password": "wrong"})
+        response = api.post("/api/auth/token/", {"username": "lilei", "password": PASSWORD})
+        assert response.status_code == 429
+        assert "15" in response.json()["detail"] and "token" not in response.json()
+
+    def test_the_token_endpoint_is_rate_limited_per_address(self, address):
+        UserFactory(username="lilei", password=PASSWORD)
+        api = APIClient(REMOTE_ADDR=address)
+        answers = [api.post("/api/auth/token/", {"username": f"guess{n}", "password": "x"}).status_code
+                   for n in range(21)]  # fmt: skip
+        assert answers[:20] == [400] * 20 and answers[20] == 429
+        assert (
+            APIClient(REMOTE_ADDR="10.254.0.1")
+            .post("/api/auth/token/", {"username": "lilei", "password": PASSWORD})
+            .json()["token"]
+        )
