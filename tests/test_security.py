@@ -94,8 +94,10 @@ class TestLoginThrottling:
         locked = self._fail(client, address, settings.AXES_FAILURE_LIMIT)
         assert locked.status_code == 429
         assert "15" in locked.content.decode()  # how long, in minutes
-        right = client.post(reverse("login"), {"username": "lilei", "password": PASSWORD}, REMOTE_ADDR=address)
+        right = client.post(reverse("login"), {"username": "lilei", "password": PASSWORD}, REMOTE_ADDR=address,
+                            HTTP_ACCEPT_LANGUAGE="zh-CN")  # fmt: skip
         assert right.status_code == 429 and "_auth_user_id" not in client.session
+        assert "登录失败次数过多" in right.content.decode()
 
     def test_a_lock_out_holds_one_user_name_at_one_address(self, client, address, settings):
         UserFactory(username="lilei", password=PASSWORD)
