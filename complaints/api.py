@@ -18,7 +18,10 @@ from tickets.selectors import get_ticket_for_user
 class ComplaintOutputSerializer(serializers.ModelSerializer):
     reference = serializers.CharField(source="ticket.reference", read_only=True)
     handler = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
-    root_cause = serializers.StringRelatedField()
+    root_cause = serializers.CharField(read_only=True, allow_null=True)  # its name, or null while unknown
+    confirmation_channel = serializers.ChoiceField(
+        choices=ConfirmationChannel.choices, allow_blank=True, read_only=True
+    )
     flags = serializers.SerializerMethodField()
 
     class Meta:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import Http404
+from django.http import Http404, HttpRequest, JsonResponse
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
 from django_ratelimit.decorators import ratelimit
 from django_ratelimit.exceptions import Ratelimited
 from rest_framework import exceptions
@@ -35,3 +36,9 @@ class TokenObtainApi(ObtainAuthToken):
     def get_serializer_context(self) -> dict[str, Any]:
         # django-axes marks a lock-out on the request it is given; its middleware reads the Django request.
         return {**super().get_serializer_context(), "request": self.request._request}
+
+
+@csrf_exempt  # it changes nothing, whatever the method
+def api_not_found(request: HttpRequest) -> JsonResponse:
+    """Any other address under /api/: the API's own 404, in JSON."""
+    return JsonResponse({"detail": str(exceptions.NotFound.default_detail)}, status=404)

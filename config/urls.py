@@ -1,11 +1,11 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView
 
 from config import health
-from config.api import TokenObtainApi
+from config.api import TokenObtainApi, api_not_found
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="tickets:list", permanent=False)),
@@ -25,5 +25,6 @@ urlpatterns = [
     path("api/", include("surveys.api_urls")),
     path("api/", include("kpis.api_urls")),
     path("api/", include("complaints.api_urls")),
+    re_path(r"^api/", api_not_found),
     path("dev/outbox/", include("outbox.urls")),  # 404 unless DEBUG
 ]
