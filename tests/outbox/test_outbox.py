@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import socket
 import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -84,6 +86,24 @@ def test_a_refusing_server_is_retried_with_backoff_and_the_error_is_kept(smtp_se
     assert services.sweep() == 1
     email.refresh_from_db()
     assert email.status == EmailStatus.SENT and email.last_error == ""
+
+
+def test_a_server_that_never_answers_times_out_and_is_retried(settings, ticket):
+    """A server that accepts the connection and then says nothing: the attempt ends at EMAIL_TIMEOUT."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+        settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", silent.getsockname()[1], 1
+        settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+        email = _queue(ticket=ticket, customer=ticket.customer)
+        started = time.monotonic()
+        assert services.deliver(email.pk) is False
+        assert time.monotonic() - started < 10
+    email.refresh_from_db()
+    assert email.status == EmailStatus.PENDING and email.attempts == 1
+    assert "timed out" in email.last_error.lower()
+    assert email.next_attempt_at > timezone.now()
 
 
 def test_it_gives_up_after_the_maximum_number_of_attempts(settings, ticket):
