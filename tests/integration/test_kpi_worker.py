@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
 from kpis.models import KPIRun, KPIValue
@@ -40,3 +42,63 @@ def test_the_beat_schedule_has_the_kpi_outbox_and_reminder_jobs():
     assert (every.every, every.period) == (5, "minutes")
     nightly = PeriodicTask.objects.get(task="kpis.tasks.refresh_recent_kpis").crontab
     assert (nightly.minute, nightly.hour) == ("30", "2")
+
+
+def test_a_worker_killed_in_the_middle_of_a_run_leaves_the_figures_and_the_next_run_completes(
+    team, agent, celery_worker
+):
+    """The worker is killed (SIGKILL) while its run holds the KPI lock inside its transaction."""
+    from django.db import connection
+
+    from kpis.services import LOCK_KEY
+    from kpis.services import refresh_kpis as refresh_now
+
+    when = timezone.now() - timedelta(hours=2)
+    ticket = make_ticket(team=team, by=agent, requested_at=when)
+    services.resolve_ticket(ticket=ticket, by=agent, note="done")
+    refresh_now(full=True)
+    before = sorted(KPIValue.objects.values_list("kpi", "granularity", "period_start", "dimension",
+                                                "dimension_value", "value"))  # fmt: skip
+    runs_before = KPIRun.objects.count()
+    make_ticket(team=team, by=agent, requested_at=when)  # a change the killed run would have counted
+
+    worker = celery_worker()
+    with connection.cursor() as cursor:
+        # Hold the run in its first pass over the tickets, after it took the KPI lock and wrote
+        # its KPIRun row: the pass joins the categories, which this lock keeps it from reading.
+        cursor.execute("BEGIN")
+        cursor.execute("LOCK TABLE tickets_category IN ACCESS EXCLUSIVE MODE")
+        refresh_kpis.delay()
+        deadline = time.monotonic() + 60
+        while True:
+            cursor.execute("SELECT count(*) FROM pg_locks WHERE relation = 'tickets_category'::regclass "
+                           "AND NOT granted")  # fmt: skip
+            if cursor.fetchone()[0]:
+                break
+            assert time.monotonic() < deadline, worker.output()[-3000:]
+            time.sleep(0.1)
+        cursor.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = %s", [LOCK_KEY])
+        assert cursor.fetchone()[0] == 1  # the waiting run holds the KPI lock
+        worker.popen.kill()  # SIGKILL: no clean-up of any kind
+        worker.popen.wait(timeout=20)
+        cursor.execute("ROLLBACK")
+
+    # The server notices the dead client and rolls its transaction back, lock and all.
+    deadline = time.monotonic() + 30
+    with connection.cursor() as cursor:
+        while True:
+            cursor.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = %s", [LOCK_KEY])
+            if not cursor.fetchone()[0]:
+                break
+            assert time.monotonic() < deadline, "the killed run's lock was never released"
+            time.sleep(0.2)
+    after = sorted(KPIValue.objects.values_list("kpi", "granularity", "period_start", "dimension",
+                                               "dimension_value", "value"))  # fmt: skip
+    assert after == before
+    assert KPIRun.objects.count() == runs_before
+
+    refresh_now()  # the next run completes and counts the new ticket once
+    assert sum(KPIValue.objects.filter(kpi="workload", granularity="day", dimension="all").values_list(
+        "value", flat=True)) == 2  # fmt: skip
+    keys = KPIValue.objects.values_list("kpi", "granularity", "period_start", "dimension", "dimension_value")
+    assert len(keys) == len(set(keys))
