@@ -90,6 +90,16 @@ def _manage(env: dict[str, str], *args: str) -> None:
     subprocess.run([sys.executable, "manage.py", *args], cwd=BASE_DIR, env=env, check=True)
 
 
+def processes(port: int) -> dict[str, str]:
+    """The desk's processes: web, worker and beat (``make run``, and the end-to-end tests)."""
+    python = sys.executable
+    return {
+        "web": f"{python} -m gunicorn config.wsgi --bind 127.0.0.1:{port} --workers 2 --access-logfile -",
+        "worker": f"{python} -m celery -A config worker --loglevel INFO --concurrency 2",
+        "beat": f"{python} -m celery -A config beat --loglevel INFO",
+    }
+
+
 def run(data_dir: Path, port: int, seed: bool) -> int:
     from honcho.manager import Manager
 
@@ -101,18 +111,9 @@ def run(data_dir: Path, port: int, seed: bool) -> int:
         if seed:
             _manage(env, "seed_demo")
         _manage(env, "refresh_kpis")  # the dashboard has figures from the start; beat keeps them fresh
-        python = sys.executable
         manager = Manager()
-        manager.add_process(
-            "web",
-            f"{python} -m gunicorn config.wsgi --bind 127.0.0.1:{port} --workers 2 --access-logfile -",
-            env=env,
-            cwd=str(BASE_DIR),
-        )
-        manager.add_process(
-            "worker", f"{python} -m celery -A config worker --loglevel INFO --concurrency 2", env=env, cwd=str(BASE_DIR)
-        )
-        manager.add_process("beat", f"{python} -m celery -A config beat --loglevel INFO", env=env, cwd=str(BASE_DIR))
+        for name, command in processes(port).items():
+            manager.add_process(name, command, env=env, cwd=str(BASE_DIR))
         _log(f"the desk is at http://127.0.0.1:{port}/  (Ctrl-C stops everything)")
         manager.loop()
         return manager.returncode or 0
