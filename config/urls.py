@@ -28,3 +28,5 @@ urlpatterns = [
     re_path(r"^api/", api_not_found),
     path("dev/outbox/", include("outbox.urls")),  # 404 unless DEBUG
 ]
+
+handler500 = "config.views.server_error"
