@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test lint format messages clean-data bench-kpis
+.PHONY: run test lint format messages clean-data bench-kpis bench-load
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,3 +43,7 @@ clean-data:
 
 bench-kpis: $(VENV)/.dev
 	$(BIN)/python -m config.embedded exec -- $(BIN)/python bench/kpis_bench.py $(BENCH_ARGS)
+
+bench-load: $(VENV)/.dev
+	$(BIN)/pip install --quiet -r requirements-bench.txt
+	$(BIN)/python -m config.embedded exec -- $(BIN)/python bench/load_bench.py $(BENCH_ARGS)

@@ -224,6 +224,8 @@ SPECTACULAR_SETTINGS = {
 
 # Rate limits (django-ratelimit) count in the Redis cache.
 RATELIMIT_USE_CACHE = "default"
+# Off only for a load test from one address (bench/load_bench.py); never in production.
+RATELIMIT_ENABLE = env.bool("RATELIMIT_ENABLE", default=True)
 RATELIMIT_VIEW = "config.views.rate_limited"
 
 LOGGING = {

@@ -95,6 +95,7 @@ def test_postgresql_restarted_under_the_web_server_and_the_worker(private_postgr
         form = {"username": "fault", "password": "correct horse battery staple", "csrfmiddlewaretoken": csrf}
         login = requests.post(base + "/accounts/login/", form, cookies={"csrftoken": csrf}, allow_redirects=False)
         browser = requests.Session()
+        browser.headers["Accept-Language"] = "en"
         browser.cookies.set("sessionid", login.cookies.get("sessionid"))
         assert login.status_code == 302
         assert requests.get(base + "/api/tickets/", headers=api).status_code == 200

@@ -1,0 +1,144 @@
+"""Load benchmark: gunicorn on loopback, locust as a separate process, on the KPI benchmark's database.
+
+    make bench-load                              # on the 1,000,000 tickets of make bench-kpis
+    make bench-load BENCH_ARGS="--seconds 30"
+
+Phase 1: 50 agents browse the queue and open tickets while 10 systems create and resolve tickets
+through the API. Phase 2: a burst of 1,000 survey submissions (each customer opens their link and
+submits it once). Prints requests per second, median/p95/p99 per endpoint and the errors. Rate
+limits are switched off for the run (every request comes from one address); everything else runs
+as in production (DEBUG off, 4 gunicorn workers).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(BASE_DIR))
+sys.path.insert(0, str(BASE_DIR / "bench"))
+
+
+def step(message: str) -> None:
+    print(f"[load] {message}", flush=True)
+
+
+def survey_tokens(count: int) -> list[str]:
+    """Links of unanswered, unexpired invitations, as the customers received them."""
+    from django.utils import timezone
+
+    from surveys.models import SurveyInvitation
+    from surveys.services import token_for
+
+    nonces = SurveyInvitation.objects.filter(answered_at__isnull=True, expires_at__gt=timezone.now()).order_by(
+        "-created_at").values_list("nonce", flat=True)[:count]  # fmt: skip
+    return [token_for(nonce) for nonce in nonces]
+
+
+def wait_for(port: int, server: subprocess.Popen, timeout: float = 60) -> None:
+    import socket
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert server.poll() is None, "gunicorn exited"
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.3)
+    raise SystemExit("gunicorn did not start")
+
+
+def locust(env: dict, host: str, classes: list[str], users: int, seconds: int, prefix: Path) -> list[dict]:
+    command = [sys.executable, "-m", "locust", "-f", str(BASE_DIR / "bench" / "locustfile.py"), *classes,
+               "--headless", "--host", host, "-u", str(users), "-r", str(users), "-t", f"{seconds}s",
+               "--csv", str(prefix), "--only-summary", "--loglevel", "WARNING", "--stop-timeout", "5"]  # fmt: skip
+    subprocess.run(command, env=env, cwd=BASE_DIR, check=False)
+    with open(f"{prefix}_stats.csv", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def show(title: str, rows: list[dict], seconds: float) -> int:
+    print(f"\n{title}")
+    print(f"  {'endpoint':34} {'requests':>9} {'req/s':>7} {'median':>7} {'p95':>7} {'p99':>7} {'errors':>7}")
+    errors = 0
+    for row in rows:
+        name = row["Name"] if row["Name"] != "Aggregated" else "all"
+        errors += int(row["Failure Count"]) if name != "all" else 0
+        print(f"  {row['Type'] + ' ' + name if name != 'all' else 'all':34} {row['Request Count']:>9} "
+              f"{float(row['Requests/s']):7.1f} {row['50%']:>5}ms {row['95%']:>5}ms {row['99%']:>5}ms "
+              f"{row['Failure Count']:>7}")  # fmt: skip
+    return errors
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=60, help="length of phase 1")
+    parser.add_argument("--surveys", type=int, default=1000)
+    parser.add_argument("--workers", type=int, default=4)
+    args = parser.parse_args()
+
+    from kpis_bench import bench_database_url
+
+    url = bench_database_url()
+    env = {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "config.settings", "DEBUG": "false",
+           "SECURE_SSL_REDIRECT": "false", "SECURE_HSTS_SECONDS": "0", "ALLOWED_HOSTS": "127.0.0.1",
+           "RATELIMIT_ENABLE": "false", "LOG_LEVEL": "WARNING"}  # fmt: skip
+    os.environ.update(env)
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM tickets_ticket")
+        tickets = cursor.fetchone()[0]
+    if tickets < 1000:
+        raise SystemExit("load the tickets first: make bench-kpis (it leaves its database for this benchmark)")
+    with open(os.devnull, "w") as quiet:
+        call_command("seed_demo", tickets=0, verbosity=0, stdout=quiet)  # the demo logins and passwords
+    call_command("collectstatic", interactive=False, verbosity=0)
+    work = Path(tempfile.mkdtemp(prefix="desk-load-"))
+    tokens = survey_tokens(args.surveys)
+    (work / "tokens.txt").write_text("\n".join(tokens))
+    env["BENCH_TOKENS"] = str(work / "tokens.txt")
+    connection.close()
+
+    from tests.smtp import free_port
+
+    port = free_port()
+    step(f"{tickets:,} tickets; gunicorn with {args.workers} workers on 127.0.0.1:{port}")
+    command = [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}",
+               "--workers", str(args.workers), "--log-level", "warning"]  # fmt: skip
+    server = subprocess.Popen(command, env=env, cwd=BASE_DIR)
+    try:
+        wait_for(port, server)
+        host = f"http://127.0.0.1:{port}"
+        step(f"phase 1: 50 agents and 10 API systems for {args.seconds} s")
+        started = time.monotonic()
+        browse = locust(env, host, ["Agent", "System"], 60, args.seconds, work / "browse")
+        browse_seconds = time.monotonic() - started
+        step(f"phase 2: a burst of {len(tokens):,} survey submissions from 50 customers at once")
+        started = time.monotonic()
+        burst = locust(env, host, ["Customer"], 50, 600, work / "burst")
+        burst_seconds = time.monotonic() - started
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+    print(f"\nLoad benchmark — {tickets:,} tickets, {os.cpu_count()} cores, gunicorn {args.workers} workers")
+    errors = show(f"Phase 1: 50 agents + 10 API systems, {browse_seconds:.0f} s", browse, browse_seconds)
+    errors += show(f"Phase 2: {len(tokens):,} survey submissions, {burst_seconds:.0f} s", burst, burst_seconds)
+    print(f"\nerrors: {errors}   (targets: none; p95 ≤ 200 ms for the queue and ticket pages, ≤ 100 ms for a "
+          "survey submission)")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,97 @@
+"""Load for ``bench/load_bench.py`` (locust): agents in the browser, systems on the API, customers
+answering surveys. Endpoints are named by route, so the figures group by what was asked.
+
+The desk's cookies are Secure; on plain HTTP over loopback the users hand them back themselves.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+from itertools import count
+
+from locust import HttpUser, between, task
+
+PASSWORD = os.environ.get("BENCH_PASSWORD", "demo-pass-2026")
+AGENTS = [f"agent{n}" for n in range(1, 7)]
+with open(os.environ["BENCH_TOKENS"], encoding="utf-8") as _file:
+    TOKENS = [line.strip() for line in _file if line.strip()]
+_next_token = count()
+SURVEY = {"attitude": "5", "speed": "4", "professionalism": "5", "problem_solving": "4", "helpfulness": "5",
+          "overall": "4", "nps": "9", "improve": "周末也能上门就更好了", "comments": "", "contact_name": "",
+          "contact_details": ""}  # fmt: skip
+
+
+def _csrf(response) -> str:
+    return response.cookies.get("csrftoken") or re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"',
+                                                          response.text).group(1)  # fmt: skip
+
+
+class Agent(HttpUser):
+    """Browses the queue (pages, filters, search) and opens tickets."""
+
+    fixed_count = 50
+    wait_time = between(0.5, 1.5)
+
+    def on_start(self):
+        page = self.client.get("/accounts/login/", name="/accounts/login/")
+        token = _csrf(page)
+        self.client.cookies.set("csrftoken", token)
+        form = {"username": random.choice(AGENTS), "password": PASSWORD, "csrfmiddlewaretoken": token}
+        answer = self.client.post("/accounts/login/", form, allow_redirects=False, name="/accounts/login/")
+        self.client.cookies.set("sessionid", answer.cookies.get("sessionid"))
+        self.ids: list[str] = []
+
+    @task(4)
+    def queue(self):
+        query = random.choice(["", "?status=open", "?priority=high", "?overdue=1", "?page=2", "?q=基准"])
+        page = self.client.get("/tickets/" + query, name="/tickets/")
+        self.ids = re.findall(r'href="/tickets/(\d+)/"', page.text)[:25] or self.ids
+
+    @task(3)
+    def ticket(self):
+        if self.ids:
+            self.client.get(f"/tickets/{random.choice(self.ids)}/", name="/tickets/<id>/")
+
+
+class System(HttpUser):
+    """A CRM or phone system: creates tickets through the API and resolves them."""
+
+    fixed_count = 10
+    wait_time = between(0.5, 1.5)
+
+    def on_start(self):
+        answer = self.client.post("/api/auth/token/", {"username": random.choice(AGENTS), "password": PASSWORD},
+                                  name="/api/auth/token/")  # fmt: skip
+        self.client.headers["Authorization"] = f"Token {answer.json()['token']}"
+        self.team = self.client.get("/api/tickets/?page_size=1", name="/api/tickets/").json()["results"][0]["team"]
+
+    @task
+    def create_and_resolve(self):
+        created = self.client.post("/api/tickets/", json={
+            "subject": "压测工单 洗衣机漏水", "category": "repair", "channel": "phone", "priority": "normal",
+            "team": self.team, "customer": {"name": "压测客户", "email": f"load{random.randrange(10**6)}@example.com"},
+        }, name="/api/tickets/")  # fmt: skip
+        if created.status_code == 201:
+            pk = created.json()["id"]
+            self.client.post(f"/api/tickets/{pk}/resolve/", json={"note": "已处理"}, name="/api/tickets/<id>/resolve/")
+
+
+class Customer(HttpUser):
+    """The survey burst (a phase of its own in load_bench.py): each customer opens their own link
+    and submits it once."""
+
+    wait_time = between(0, 0.05)
+
+    @task
+    def answer(self):
+        index = next(_next_token)
+        if index >= len(TOKENS):
+            self.environment.runner.quit()
+            return
+        path = f"/s/{TOKENS[index]}/"
+        page = self.client.get(path, name="/s/<token>/ GET")
+        token = _csrf(page)
+        self.client.cookies.set("csrftoken", token)
+        self.client.post(path, {**SURVEY, "csrfmiddlewaretoken": token}, name="/s/<token>/ POST")
