@@ -12,7 +12,7 @@ from kpis.views import dashboard_teams
 
 
 class KPIValueFilter(django_filters.FilterSet):
-    metric = django_filters.MultipleChoiceFilter(field_name="kpi", choices=KPI_CHOICES)
+    metric = django_filters.MultipleChoiceFilter(field_name="kpi", choices=KPI_CHOICES, distinct=False)
     granularity = django_filters.ChoiceFilter(choices=Granularity.choices)
     start = django_filters.DateFilter(field_name="period_start", lookup_expr="gte")
     end = django_filters.DateFilter(field_name="period_start", lookup_expr="lte")

@@ -31,8 +31,9 @@ def user_assignees(request):
 
 class TicketFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(label=_("Search"), method="filter_text", max_length=200)
-    status = django_filters.MultipleChoiceFilter(label=_("Status"), choices=Status.choices)
-    priority = django_filters.MultipleChoiceFilter(label=_("Priority"), choices=Priority.choices)
+    # a column of the ticket itself: no join, so no DISTINCT (django-filter adds one by default)
+    status = django_filters.MultipleChoiceFilter(label=_("Status"), choices=Status.choices, distinct=False)
+    priority = django_filters.MultipleChoiceFilter(label=_("Priority"), choices=Priority.choices, distinct=False)
     category = django_filters.ModelChoiceFilter(
         label=_("Category"), queryset=Category.objects.all(), to_field_name="slug", empty_label=ANY
     )
