@@ -133,29 +133,50 @@ def figures(
     return result
 
 
+def covering_periods(start: date, end: date) -> list[tuple[str, date]]:
+    """The local days [start, end) as the fewest stored periods: whole months, then whole weeks,
+    then days. Week and month rows are sums of their day rows, so the parts add up the same."""
+    pieces, cursor = [], start
+    while cursor < end:
+        for granularity in (Granularity.MONTH, Granularity.WEEK, Granularity.DAY):
+            if period_start(cursor, granularity) == cursor and next_period(cursor, granularity) <= end:
+                pieces.append((granularity, cursor))
+                cursor = next_period(cursor, granularity)
+                break
+    return pieces
+
+
+def _periods_q(start: date, end: date) -> Q:
+    by_granularity: dict[str, list[date]] = {}
+    for granularity, first in covering_periods(start, end):
+        by_granularity.setdefault(granularity, []).append(first)
+    q = Q(pk__in=[])
+    for granularity, starts in by_granularity.items():
+        q |= Q(granularity=granularity, period_start__in=starts)
+    return q
+
+
 def _summed(start: date, end: date, dimension: str, value: str) -> dict[str, dict]:
-    """Per KPI: numerator and denominator summed over the day rows of [start, end); backlog
-    at the last day; median and p90 only when the range is exactly one stored period."""
+    """Per KPI: numerator and denominator summed over the stored periods covering [start, end);
+    backlog at the last day; median and p90 only when the range is exactly one stored period."""
+    single = len(covering_periods(start, end)) == 1
     rows = (
-        KPIValue.objects.filter(
-            granularity=Granularity.DAY,
-            period_start__gte=start,
-            period_start__lt=end,
-            dimension=dimension,
-            dimension_value=value,
-        )
+        KPIValue.objects.filter(_periods_q(start, end), dimension=dimension, dimension_value=value)
         .exclude(kpi="backlog_rate")
         .values("kpi")
-        .annotate(numerator=Sum("numerator"), denominator=Sum("denominator"), computed_at=Max("computed_at"))
+        .annotate(
+            numerator=Sum("numerator"),
+            denominator=Sum("denominator"),
+            computed_at=Max("computed_at"),
+            median=Max("median"),
+            p90=Max("p90"),
+        )
     )
-    found = {row["kpi"]: row for row in rows}
-    single = _single_period(start, end)
-    if single:
-        for row in KPIValue.objects.filter(
-            granularity=single[0], period_start=single[1], dimension=dimension, dimension_value=value
-        ).values("kpi", "median", "p90"):
-            if row["kpi"] in found:
-                found[row["kpi"]].update(median=row["median"], p90=row["p90"])
+    found = {}
+    for row in rows:
+        if not single or row["median"] is None:
+            del row["median"], row["p90"]
+        found[row["kpi"]] = row
     last_day = (
         KPIValue.objects.filter(
             kpi="backlog_rate",
@@ -170,13 +191,6 @@ def _summed(start: date, end: date, dimension: str, value: str) -> dict[str, dic
     if last_day:
         found["backlog_rate"] = last_day
     return found
-
-
-def _single_period(start: date, end: date) -> tuple[str, date] | None:
-    for granularity in (Granularity.DAY, Granularity.WEEK, Granularity.MONTH):
-        if period_start(start, granularity) == start and next_period(start, granularity) == end:
-            return granularity, start
-    return None
 
 
 def trends(
@@ -201,29 +215,38 @@ def trends(
     return {key: [(day, values.get(day)) for day in periods] for key, values in found.items()}
 
 
-def breakdown(dimension: str, start: date, end: date) -> dict[str, dict[str, tuple[float, float, float | None]]]:
-    """dimension value → kpi → (numerator, denominator, value) over [start, end), in two queries."""
-    table: dict[str, dict[str, tuple[float, float, float | None]]] = {}
+def breakdowns(
+    dimensions: list[str], start: date, end: date
+) -> dict[str, dict[str, dict[str, tuple[float, float, float | None]]]]:
+    """dimension → dimension value → kpi → (numerator, denominator, value) over [start, end), for
+    several dimensions in two queries."""
+    tables: dict[str, dict[str, dict[str, tuple[float, float, float | None]]]] = {d: {} for d in dimensions}
     rows = (
-        KPIValue.objects.filter(
-            granularity=Granularity.DAY, period_start__gte=start, period_start__lt=end, dimension=dimension
-        )
+        KPIValue.objects.filter(_periods_q(start, end), dimension__in=dimensions)
         .exclude(kpi="backlog_rate")
-        .values("dimension_value", "kpi")
+        .values("dimension", "dimension_value", "kpi")
         .annotate(numerator=Sum("numerator"), denominator=Sum("denominator"))
+        .order_by()
     )
     for row in rows:
-        kpi = BY_KEY[row["kpi"]]
-        table.setdefault(row["dimension_value"], {})[kpi.key] = (
-            row["numerator"],
-            row["denominator"],
-            derive(kpi, row["numerator"], row["denominator"]),
-        )
+        kpi = BY_KEY.get(row["kpi"])
+        if kpi is not None:
+            tables[row["dimension"]].setdefault(row["dimension_value"], {})[kpi.key] = (
+                row["numerator"],
+                row["denominator"],
+                derive(kpi, row["numerator"], row["denominator"]),
+            )
     for row in KPIValue.objects.filter(
-        kpi="backlog_rate", granularity=Granularity.DAY, dimension=dimension, period_start=end - timedelta(days=1)
-    ):
-        table.setdefault(row.dimension_value, {})["backlog_rate"] = (row.numerator, row.denominator, row.value)
-    return table
+        kpi="backlog_rate", granularity=Granularity.DAY, dimension__in=dimensions, period_start=end - timedelta(days=1)
+    ).values_list("dimension", "dimension_value", "numerator", "denominator", "value"):
+        dimension, value, numerator, denominator, figure = row
+        tables[dimension].setdefault(value, {})["backlog_rate"] = (numerator, denominator, figure)
+    return tables
+
+
+def breakdown(dimension: str, start: date, end: date) -> dict[str, dict[str, tuple[float, float, float | None]]]:
+    """dimension value → kpi → (numerator, denominator, value) over [start, end)."""
+    return breakdowns([dimension], start, end)[dimension]
 
 
 def last_computed() -> datetime | None:

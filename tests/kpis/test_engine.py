@@ -24,7 +24,7 @@ from django.db.models import F
 
 from kpis.models import KPIRun, KPIValue
 from kpis.registry import KPIS
-from kpis.selectors import drilldown_q
+from kpis.selectors import covering_periods, drilldown_q, figures
 from kpis.services import next_period, refresh_kpis
 from surveys.models import SurveyInvitation, SurveyResponse, SurveyTemplate
 from tests.factories import CustomerFactory, make_ticket
@@ -161,6 +161,46 @@ def test_weeks_and_months_are_computed_too(dataset):
     assert month.value == 6
     week = value("workload", date(2026, 3, 9), "week")  # Monday D−1 to Sunday D+5
     assert week.value == 6
+
+
+def test_a_range_is_read_from_whole_months_then_whole_weeks_then_days():
+    # Thursday 2026-02-26 to Sunday 2026-04-12: three days, March, five days, the week from Monday April 6
+    assert covering_periods(date(2026, 2, 26), date(2026, 4, 13)) == [
+        ("day", date(2026, 2, 26)), ("day", date(2026, 2, 27)), ("day", date(2026, 2, 28)),
+        ("month", date(2026, 3, 1)), ("day", date(2026, 4, 1)), ("day", date(2026, 4, 2)),
+        ("day", date(2026, 4, 3)), ("day", date(2026, 4, 4)), ("day", date(2026, 4, 5)),
+        ("week", date(2026, 4, 6)),
+    ]  # fmt: skip
+    assert covering_periods(date(2026, 3, 9), date(2026, 3, 12)) == [("day", date(2026, 3, d)) for d in (9, 10, 11)]
+
+
+@pytest.mark.parametrize(
+    "start, end",
+    [
+        (date(2026, 3, 9), date(2026, 3, 12)),
+        (date(2026, 3, 8), date(2026, 3, 16)),
+        (date(2026, 2, 26), date(2026, 4, 13)),
+    ],
+    ids=["days", "a week and days", "a month, days and a week"],
+)
+def test_a_range_sums_to_the_tickets_it_lists(dataset, start, end):
+    """Whatever mix of stored months, weeks and days a range is read from, each figure's parts are
+    the counts of its drill-down lists over the whole range."""
+    for figure in figures(start, end):
+        kpi = figure.kpi
+        if kpi.source == "backlog":
+            continue
+
+        def count(part, kpi=kpi):
+            return Ticket.objects.filter(drilldown_q(kpi, part, start, end)).count()
+
+        if kpi.kind == "ratio":
+            assert count("num") == figure.numerator, (kpi.key, start)
+        if kpi.kind in ("ratio", "duration", "count"):
+            assert count("den") == figure.denominator, (kpi.key, start)
+    assert next(f for f in figures(start, end) if f.kpi.key == "workload").value == (
+        Ticket.objects.filter(requested_at__gte=at((start - D).days, 0), requested_at__lt=at((end - D).days, 0)).count()
+    )
 
 
 @pytest.mark.parametrize("kpi", KPIS, ids=[k.key for k in KPIS])
