@@ -48,6 +48,9 @@ class TicketFilter(django_filters.FilterSet):
         widget=forms.Select(choices=[("", ANY), ("true", _("Yes")), ("false", _("No"))]),
     )
 
+    #: the drill-down from a KPI figure this list shows, if any (set when the list is filtered)
+    drilldown = None
+
     class Meta:
         model = Ticket
         fields = ["q", "status", "priority", "category", "channel", "team", "assignee", "overdue"]

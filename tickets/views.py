@@ -18,6 +18,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.functional import cached_property
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -30,13 +31,41 @@ from tickets.models import Ticket
 from tickets.selectors import get_ticket_for_user, queue_for_user, sla_clock, teams_for_user, timeline_for
 
 QUEUE_PAGE_SIZE = 25
+#: The queue counts its tickets up to this many; past it, it says "more than …" (counting a
+#: million open tickets on every page view costs more than the page). A figure's drill-down
+#: list always counts exactly: it must show the figure.
+QUEUE_COUNT_CAP = 10_000
+
+
+class QueuePaginator(Paginator):
+    """A paginator that stops counting at ``cap`` (None: counts everything)."""
+
+    def __init__(self, object_list, per_page, cap: int | None = None):
+        super().__init__(object_list, per_page)
+        self.cap = cap
+
+    @cached_property
+    def count(self) -> int:
+        if self.cap is None:
+            return super().count
+        return self.object_list.order_by()[: self.cap + 1].count()
+
+    @property
+    def capped(self) -> bool:
+        return self.cap is not None and self.count > self.cap
+
+    @property
+    def cap_shown(self) -> str:
+        return f"{self.cap:,}"
 
 
 @require_GET
 @login_required
 def ticket_list(request: HttpRequest) -> HttpResponse:
     filterset = TicketFilter(request.GET or None, queryset=queue_for_user(request.user), request=request)
-    page = Paginator(filterset.qs, QUEUE_PAGE_SIZE).get_page(request.GET.get("page"))
+    tickets = filterset.qs
+    cap = None if filterset.drilldown else QUEUE_COUNT_CAP
+    page = QueuePaginator(tickets, QUEUE_PAGE_SIZE, cap).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
     return render(

@@ -87,6 +87,29 @@ class TestQueue:
         assert second.count('href="/tickets/') >= 2 * 2
         assert "ticket 0<" in second and "ticket 0<" not in first
 
+    def test_a_long_queue_stops_counting_but_a_figures_list_counts_exactly(
+        self, agent_client, team, agent, monkeypatch
+    ):
+        monkeypatch.setattr("tickets.views.QUEUE_COUNT_CAP", 2)
+        monkeypatch.setattr("tickets.views.QUEUE_PAGE_SIZE", 2)
+        for i in range(5):
+            make_ticket(team=team, by=agent, subject=f"ticket {i}")
+        queue = _page(agent_client.get("/tickets/", HTTP_ACCEPT_LANGUAGE="en"))
+        assert "More than 2 tickets" in queue and "5 tickets" not in queue
+        assert "Page 1<" in queue and "?page=2" in queue  # no "of N": the total is not known
+        today = timezone.localdate().isoformat()
+        drill = _page(agent_client.get(f"/tickets/?kpi=workload&part=den&start={today}&end={today}",
+                                       HTTP_ACCEPT_LANGUAGE="en"))  # fmt: skip
+        assert "5 tickets" in drill and "More than" not in drill and "Page 1 of 3" in drill
+
+    def test_a_reference_read_out_on_the_phone_finds_its_ticket(self, agent_client, team, agent):
+        wanted = make_ticket(team=team, by=agent, subject="洗衣机漏水")
+        make_ticket(team=team, by=agent, subject="空调不制冷", customer=CustomerFactory(name=wanted.reference[:-1]))
+        html = _page(agent_client.get("/tickets/", {"q": wanted.reference.lower()}, HTTP_ACCEPT_LANGUAGE="en"))
+        assert "1 ticket<" in html and "洗衣机漏水" in html
+        by_customer = _page(agent_client.get("/tickets/", {"q": wanted.reference[:-1]}, HTTP_ACCEPT_LANGUAGE="en"))
+        assert "空调不制冷" in by_customer and "洗衣机漏水" in by_customer  # both contain the text
+
     def test_the_queue_runs_the_same_number_of_queries_whatever_the_page_size(
         self, agent_client, team, agent, django_assert_max_num_queries
     ):
