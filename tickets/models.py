@@ -212,6 +212,7 @@ class Ticket(models.Model):
             models.Index(fields=["team", "-requested_at"], name="ticket_team_requested_idx"),
             # A team's queue filtered by status (open, pending…): its page and its count.
             models.Index(fields=["team", "status", "-requested_at"], name="ticket_team_status_idx"),
+            models.Index(fields=["team", "priority", "-requested_at"], name="ticket_team_priority_idx"),
             models.Index(fields=["-requested_at"], name="ticket_requested_idx"),
             models.Index(fields=["status", "resolution_due_at"], name="ticket_status_due_idx"),
             models.Index(fields=["assignee", "status"], name="ticket_assignee_status_idx"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -82,19 +83,29 @@ def overdue_q(now=None) -> Q:
     )
 
 
+#: A whole reference as the desk writes them (SR-2026-000123), in any case.
+WHOLE_REFERENCE = re.compile(r"^[A-Za-z]+-[A-Za-z0-9]+-[0-9]{6,}$")
+
+
 def text_search_q(text: str) -> Q:
-    """Reference, subject, or the customer's name, e-mail or phone contains ``text``.
+    """Reference, subject, or the customer's name, e-mail or phone contains ``text``; a whole
+    reference (read out on the phone) finds its own ticket exactly.
 
     Written as ILIKE per column so that trigram GIN indexes (created where the server has
     pg_trgm) serve each branch, and the branches as a UNION of ids: an OR across the columns
     hides how few rows match from the planner, which then walks the whole queue in date order.
+    A whole reference goes to the reference's unique index instead: the trigrams every reference
+    shares ("SR-", "-20"…) make the trigram index read a posting list per ticket.
     """
     text = text.strip()
     customers = Customer.objects.filter(
         Q(name__icontains=text) | Q(email__icontains=text) | Q(phone__icontains=text)
     ).values("id")
     tickets = Ticket.objects.order_by()
-    by_reference = tickets.filter(reference__icontains=text).values("id")
+    if WHOLE_REFERENCE.match(text):
+        by_reference = tickets.filter(reference=text.upper()).values("id")
+    else:
+        by_reference = tickets.filter(reference__icontains=text).values("id")
     by_subject = tickets.filter(subject__icontains=text).values("id")
     by_customer = tickets.filter(customer_id__in=customers).values("id")
     matches = by_reference.union(by_subject, by_customer)
