@@ -69,6 +69,16 @@ class TestQueue:
         html = _page(client.get(f"/tickets/?team={other_ticket.team_id}"))
         assert other_ticket.reference in html and ticket.reference not in html
 
+    def test_the_filter_offers_the_agents_own_teams_and_people_only(
+        self, agent_client, team, other_team, agent, colleague, outsider
+    ):
+        html = _page(agent_client.get("/tickets/", {"assignee": colleague.username}))
+        team_select = html.split('name="team"', 1)[1].split("</select>", 1)[0]
+        assert f'value="{team.pk}"' in team_select and f'value="{other_team.pk}"' not in team_select
+        people = html.split('name="assignee"', 1)[1].split("</select>", 1)[0]
+        assert f'value="{colleague.username}" selected' in people and f'value="{agent.username}"' in people
+        assert outsider.username not in people
+
     @pytest.mark.parametrize("text", ["王小明", "wang@example.com", "13912345678", "压缩机", "SR-"])
     def test_text_search_finds_by_reference_subject_and_customer(self, agent_client, team, agent, text):
         customer = CustomerFactory(name="王小明", email="wang@example.com", phone="13912345678")
