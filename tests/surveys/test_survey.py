@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from outbox.models import OutgoingEmail
 from surveys import services
-from surveys.models import SurveyInvitation, SurveyResponse
+from surveys.models import SurveyInvitation, SurveyResponse, SurveyTemplate
 from tests.factories import CustomerFactory, make_ticket
 from tickets import services as ticket_services
 from tickets.models import Status, Ticket
@@ -121,6 +121,29 @@ class TestAnswering:
         assert re.search(r'name="attitude" value="5"[^>]*checked', page)
         assert 'id="q-overall"' in page and "has-error" in page
         assert not SurveyResponse.objects.exists()
+
+    def test_each_link_shows_its_own_versions_wording_in_the_chosen_language(
+        self, resolved, team, agent, client, client_ip
+    ):
+        old_path = _path(resolved)
+        chinese = client.get(old_path, REMOTE_ADDR=client_ip).content.decode()
+        english = client.get(old_path + "?lang=en", REMOTE_ADDR=client_ip).content.decode()
+        assert "您对我们的服务态度是否满意?" in chinese and "How satisfied are you" not in chinese
+        assert "How satisfied are you with our service attitude?" in english
+        # a reworded version in use for new invitations: old links keep their wording
+        current = resolved.survey.template
+        questions = list(current.questions.all())
+        current.pk, current.version = None, current.version + 1
+        SurveyTemplate.objects.update(is_active=False)
+        current.save()
+        for question in questions:
+            question.pk, question.template = None, current
+            if question.key == "attitude":
+                question.text_zh = "您对上门师傅的服务态度是否满意?"
+            question.save()
+        newer = _resolve(make_ticket(team=team, by=agent), agent)
+        assert "您对上门师傅的服务态度是否满意?" in client.get(_path(newer), REMOTE_ADDR=client_ip).content.decode()
+        assert "您对我们的服务态度是否满意?" in client.get(old_path, REMOTE_ADDR=client_ip).content.decode()
 
     def test_an_expired_link_is_refused_kindly(self, resolved, client, client_ip):
         path = _path(resolved)
