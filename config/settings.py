@@ -139,7 +139,12 @@ STORAGES = {
     },
 }
 
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL},
+    # Rendered fragments that never change (a sent survey's blank form), in each process's own
+    # memory: they cost no round trip and keep working while Redis is away.
+    "fragments": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "fragments"},
+}
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
 
 # Security: on by default, relaxed only when DEBUG is asked for.

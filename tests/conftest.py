@@ -48,7 +48,10 @@ def _test_settings():
             "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
         },
         # Rate-limit counters live in Redis, which outlives a test run: each run counts afresh.
-        CACHES={"default": {**django_settings.CACHES["default"], "KEY_PREFIX": f"test-{uuid.uuid4().hex}"}},
+        CACHES={
+            **django_settings.CACHES,
+            "default": {**django_settings.CACHES["default"], "KEY_PREFIX": f"test-{uuid.uuid4().hex}"},
+        },
     )
     overrides.enable()
     yield
