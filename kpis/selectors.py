@@ -146,9 +146,10 @@ def covering_periods(start: date, end: date) -> list[tuple[str, date]]:
     return pieces
 
 
-def _periods_q(start: date, end: date) -> Q:
+def _periods_q(pieces: list[tuple[str, date]]) -> Q:
+    """The stored rows of ``covering_periods``."""
     by_granularity: dict[str, list[date]] = {}
-    for granularity, first in covering_periods(start, end):
+    for granularity, first in pieces:
         by_granularity.setdefault(granularity, []).append(first)
     q = Q(pk__in=[])
     for granularity, starts in by_granularity.items():
@@ -159,9 +160,10 @@ def _periods_q(start: date, end: date) -> Q:
 def _summed(start: date, end: date, dimension: str, value: str) -> dict[str, dict]:
     """Per KPI: numerator and denominator summed over the stored periods covering [start, end);
     backlog at the last day; median and p90 only when the range is exactly one stored period."""
-    single = len(covering_periods(start, end)) == 1
+    pieces = covering_periods(start, end)
+    single = len(pieces) == 1
     rows = (
-        KPIValue.objects.filter(_periods_q(start, end), dimension=dimension, dimension_value=value)
+        KPIValue.objects.filter(_periods_q(pieces), dimension=dimension, dimension_value=value)
         .exclude(kpi="backlog_rate")
         .values("kpi")
         .annotate(
@@ -222,7 +224,7 @@ def breakdowns(
     several dimensions in two queries."""
     tables: dict[str, dict[str, dict[str, tuple[float, float, float | None]]]] = {d: {} for d in dimensions}
     rows = (
-        KPIValue.objects.filter(_periods_q(start, end), dimension__in=dimensions)
+        KPIValue.objects.filter(_periods_q(covering_periods(start, end)), dimension__in=dimensions)
         .exclude(kpi="backlog_rate")
         .values("dimension", "dimension_value", "kpi")
         .annotate(numerator=Sum("numerator"), denominator=Sum("denominator"))

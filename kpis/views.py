@@ -137,8 +137,8 @@ def _point_urls(key, series, start, end, dimension, value) -> list[str]:
     ]
 
 
-def _table(dimension: str, start: date, end: date, sort: str | None, team: Team | None, data=None):
-    data = breakdown(dimension, start, end) if data is None else data
+def _table(dimension: str, start: date, end: date, sort: str | None, team: Team | None, data: dict):
+    """A breakdown table from ``selectors.breakdowns``' data for ``dimension``."""
     labels = dimension_labels(dimension, data.keys())
     kpis = kpis_for(dimension)
     rows = []
@@ -258,7 +258,7 @@ def _export_rows(request: HttpRequest, table: str) -> tuple[list[str], list[list
         return header, rows
     if table not in BREAKDOWNS:
         raise Http404
-    data = _table(table, start, end, None, team)
+    data = _table(table, start, end, None, team, breakdown(table, start, end))
     header = [_("Slice")] + [f"{kpi.name} ({kpi.unit})" for kpi in data["kpis"]]
     return header, [[row["label"]] + [cell["value"] for cell in row["cells"]] for row in data["rows"]]
 

@@ -37,7 +37,9 @@ class FetchedChoiceIterator(django_filters.fields.ModelChoiceIterator):
     def __iter__(self):
         if self.field.empty_label is not None:
             yield ("", self.field.empty_label)
-        for obj in list(self.queryset):
+        if self.field.null_label is not None:
+            yield (self.field.null_value, self.field.null_label)
+        for obj in self.queryset:  # a plain evaluation, not .iterator()
             yield self.choice(obj)
 
 

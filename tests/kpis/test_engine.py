@@ -203,6 +203,18 @@ def test_a_range_sums_to_the_tickets_it_lists(dataset, start, end):
     )
 
 
+def test_a_tile_shows_a_median_only_for_exactly_one_stored_period(dataset):
+    def first_response(start, end):
+        return next(f for f in figures(start, end) if f.kpi.key == "first_response_time")
+
+    day = first_response(D, D + timedelta(days=1))
+    assert (day.median, day.p90) == (pytest.approx(1.0), pytest.approx(4.2))  # day D: 20 min, 1 h, 5 h
+    month = next(f for f in figures(date(2026, 3, 1), date(2026, 4, 1)) if f.kpi.key == "completion_time")
+    assert month.median == pytest.approx((1 + 10) / 2)  # the stored month row
+    two_days = first_response(D, D + timedelta(days=2))  # two day rows: medians do not add up
+    assert two_days.denominator == 3 and two_days.median is None and two_days.p90 is None
+
+
 @pytest.mark.parametrize("kpi", KPIS, ids=[k.key for k in KPIS])
 def test_the_drill_down_list_has_exactly_the_figures_count(dataset, kpi):
     """For every KPI and every stored figure, the ticket list behind it has its count."""
