@@ -294,20 +294,36 @@ def _roll_up(kpis: list[KPI], granularity: str, starts: set[date], days: set[dat
         return cursor.rowcount
 
 
-def _compute_percentiles(source_key: str, kpis: list[KPI], granularity: str, starts: set[date]) -> None:
-    """Median and p90 of the duration KPIs (exact, so a pass of their own) for the desk, each
-    team and each agent."""
+def covering_ranges(starts_by_granularity: dict[str, set[date]]) -> list[tuple[date, date]]:
+    """Contiguous [start, end) date ranges covering every given period of every granularity."""
+    windows = sorted(window for granularity, starts in starts_by_granularity.items()
+                     for window in merged_ranges(starts, granularity))  # fmt: skip
+    ranges: list[tuple[date, date]] = []
+    for start, end in windows:
+        if ranges and start <= ranges[-1][1]:
+            ranges[-1] = (ranges[-1][0], max(ranges[-1][1], end))
+        else:
+            ranges.append((start, end))
+    return ranges
+
+
+def _compute_percentiles(source_key: str, kpis: list[KPI], starts_by_granularity: dict[str, set[date]]) -> None:
+    """Median and p90 of the duration KPIs (exact: they do not add up, so a pass of their own) for
+    the desk, each team and each agent, of every granularity at once: one scan of the rows the
+    recomputed periods cover, grouped by day, week and month. Groups of periods this run does not
+    recompute (a week the range only partly covers) find no row of the run to update."""
     durations = [kpi for kpi in kpis if kpi.kind == "duration"]
     if not durations:
         return
     source = SOURCES[source_key]
     team, agent = (F(source.ticket_path + DIMENSION_FIELDS[name]) for name in PERCENTILE_DIMENSIONS)
+    periods = {f"p_{granularity}": LocalPeriod(source.anchor, granularity) for granularity in GRANULARITIES}
     queryset = (
         apps.get_model(source.model)
-        .objects.filter(_ranges_q(source.anchor, merged_ranges(starts, granularity)))
-        .annotate(period=LocalPeriod(source.anchor, granularity), d_team=team, d_agent=agent)
-        .values("period", "d_team", "d_agent")
-        .annotate(g=Grouping(team, agent))
+        .objects.filter(_ranges_q(source.anchor, covering_ranges(starts_by_granularity)))
+        .annotate(**periods, d_team=team, d_agent=agent)
+        .values(*periods, "d_team", "d_agent")
+        .annotate(g=Grouping(*periods.values(), team, agent))
         .order_by()
     )
     for kpi in durations:
@@ -317,24 +333,29 @@ def _compute_percentiles(source_key: str, kpis: list[KPI], granularity: str, sta
         )
     sql, params = queryset.query.sql_with_params()
     head, group_by = re.split(r"\sGROUP BY\s", sql, maxsplit=1)
-    period_column, team_column, agent_column = (c.strip() for c in group_by.split(","))
-    inner = f"{head} GROUP BY {period_column}, GROUPING SETS ((), ({team_column}), ({agent_column}))"
+    *period_columns, team_column, agent_column = (c.strip() for c in group_by.split(","))
+    sets = ", ".join(f"({p}), ({p}, {team_column}), ({p}, {agent_column})" for p in period_columns)
+    inner = f"{head} GROUP BY GROUPING SETS ({sets})"
+    # GROUPING(day, week, month, team, agent): the two lowest bits say the slice (1 = by team,
+    # 2 = by agent, 3 = the whole desk); the bit of the period grouped by is the one clear above them.
+    granularity = " ".join(f"WHEN a.g & {1 << (len(period_columns) - i + 1)} = 0 THEN '{g}'"
+                           for i, g in enumerate(GRANULARITIES))  # fmt: skip
+    period = "COALESCE(" + ", ".join(f"a.p_{g}" for g in GRANULARITIES) + ")"
     unpivot = ", ".join(f"('{kpi.key}', a.\"{kpi.key}__pct\")" for kpi in durations)
-    # GROUPING(team, agent): 1 = by team, 2 = by agent, 3 = the whole desk
     sql = f"""
         UPDATE {STAGE} v SET median = x.pct[1] / 3600.0, p90 = x.pct[2] / 3600.0
         FROM (
-            SELECT a.period, u.kpi, u.pct,
-                   CASE a.g WHEN 1 THEN 'team' WHEN 2 THEN 'agent' ELSE 'all' END AS dimension,
-                   CASE a.g WHEN 1 THEN COALESCE(a.d_team::text, 'none')
-                            WHEN 2 THEN COALESCE(a.d_agent::text, 'none') ELSE '' END AS dimension_value
+            SELECT CASE {granularity} END AS granularity, {period} AS period, u.kpi, u.pct,
+                   CASE a.g & 3 WHEN 1 THEN 'team' WHEN 2 THEN 'agent' ELSE 'all' END AS dimension,
+                   CASE a.g & 3 WHEN 1 THEN COALESCE(a.d_team::text, 'none')
+                                WHEN 2 THEN COALESCE(a.d_agent::text, 'none') ELSE '' END AS dimension_value
             FROM ({inner}) a CROSS JOIN LATERAL (VALUES {unpivot}) AS u(kpi, pct)
         ) x
-        WHERE v.kpi = x.kpi AND v.granularity = %s AND v.period_start = x.period
+        WHERE v.kpi = x.kpi AND v.granularity = x.granularity AND v.period_start = x.period
           AND v.dimension = x.dimension AND v.dimension_value = x.dimension_value
     """
     with connection.cursor() as cursor:
-        cursor.execute(sql, (*params, granularity))
+        cursor.execute(sql, params)
 
 
 def backlog_end(start: date, granularity: str, now: datetime) -> datetime:
@@ -525,6 +546,7 @@ def refresh_kpis(*, since: date | None = None, full: bool = False,
             by_source.setdefault(kpi.source, []).append(kpi)
         backlog_keys = [k.key for k in by_source["backlog"]]
         replaced: list[tuple[str, list[date], list[str], bool]] = []
+        recomputed: dict[str, dict[str, set[date]]] = {}
         for granularity in GRANULARITIES:
             starts = {period_start(day, granularity) for day in days}
             # A past period's backlog does not move when an old ticket is answered or resolved
@@ -539,10 +561,12 @@ def refresh_kpis(*, since: date | None = None, full: bool = False,
                     rows += _compute_days(source_key, kpis, starts, now)
                 else:  # from the day rows computed above and the stored ones of unchanged days
                     rows += _roll_up(kpis, granularity, starts, days, now)
-                _compute_percentiles(source_key, kpis, granularity, starts)
+                recomputed.setdefault(source_key, {})[granularity] = starts
             replaced += [(granularity, sorted(starts), backlog_keys, False),
                          (granularity, sorted(backlog_starts), backlog_keys, True)]  # fmt: skip
             say(f"{granularity}: {len(starts)} period(s)")
+        for source_key, starts_by_granularity in recomputed.items():
+            _compute_percentiles(source_key, by_source[source_key], starts_by_granularity)
         _publish(replaced)
         run.finished_at = timezone.now()
         run.periods, run.rows = len(days), rows
