@@ -6,7 +6,7 @@ clauses compiled from the registry's ``Q`` objects, by local day (``TIME_ZONE``)
 and every dimension at the finest grain, then rolls that up into all the
 dimensions at once (``GROUPING SETS``). Weeks and months are summed from the day
 rows (numerators and denominators add up exactly). Medians and p90 — which do not
-add up — get one ``percentile_cont`` pass per granularity. The backlog of a running
+add up — get one ``percentile_cont`` pass per source for the days, weeks and months at once. The backlog of a running
 period is a count of the tickets open now; past periods' backlog is a running sum of
 +1/−1 events (requested, resolved, due) from one pass over the tickets. The rows go
 straight into ``kpis_kpivalue`` (``INSERT … SELECT``): no ticket is loaded into Python.
@@ -14,9 +14,9 @@ straight into ``kpis_kpivalue`` (``INSERT … SELECT``): no ticket is loaded int
 A run holds a transaction-level advisory lock (two runs never overlap), upserts
 the affected periods' rows (and removes the slices it no longer finds), and commits
 at the end: a run killed half-way leaves the previous values in place. An incremental
-run recomputes every period whose rows changed since the previous run — the request day of every ticket touched
-(old tickets get answered and resolved later), the days of new survey answers and
-invitations — and today.
+run recomputes, source by source, every period whose rows changed since the previous run
+(``changed_days``: the request day of every ticket touched — old tickets get answered and
+resolved later —, the days of new survey answers and invitations, …) and today.
 """
 
 from __future__ import annotations
@@ -457,43 +457,52 @@ def _create_stage() -> None:
         cursor.execute(f"CREATE TEMP TABLE {STAGE} ON COMMIT DROP AS SELECT {COLUMNS} FROM kpis_kpivalue WITH NO DATA")
 
 
-def _publish(replaced: list[tuple[str, list[date], list[str], bool]]) -> None:
+def _publish(replaced: list[tuple[str, list[date], list[str]]]) -> None:
     """Swap the run's rows in: every stored row of the periods it recomputed goes (slices that had
     figures and now have none, such as a team a ticket moved away from, go with them), and the
     run's rows come in. A plain delete and insert: far cheaper than an upsert row by row."""
     with connection.cursor() as cursor:
-        for granularity, starts, keys, is_backlog in replaced:
+        for granularity, starts, keys in replaced:
             if starts:
                 cursor.execute(
-                    "DELETE FROM kpis_kpivalue WHERE granularity = %s AND period_start = ANY(%s) "
-                    f"AND {'' if is_backlog else 'NOT '}(kpi = ANY(%s))",
+                    "DELETE FROM kpis_kpivalue WHERE granularity = %s AND period_start = ANY(%s) AND kpi = ANY(%s)",
                     [granularity, starts, keys],
                 )
         cursor.execute(f"INSERT INTO kpis_kpivalue ({COLUMNS}) SELECT {COLUMNS} FROM {STAGE}")
 
 
-def changed_days(since: datetime) -> set[date]:
-    """Local days whose figures may have changed since ``since``: each branch reads an index."""
+def changed_days(since: datetime) -> dict[str, set[date]]:
+    """Per source, the local days whose figures may have changed since ``since`` — each source's
+    rows by their own anchor: a ticket by its request day (also when it gets its survey link),
+    a survey answer by its answer day, an invitation by its sending day, a complaint by its
+    opening day; rows of a changed ticket move with it (its team or agent may have changed).
+    Each branch reads an index."""
     sql = """
         WITH changed AS MATERIALIZED (SELECT id, requested_at FROM tickets_ticket WHERE updated_at >= %(since)s)
-        SELECT (requested_at AT TIME ZONE %(tz)s)::date FROM changed
-        UNION SELECT (submitted_at AT TIME ZONE %(tz)s)::date FROM surveys_surveyresponse
+        SELECT 'tickets', (requested_at AT TIME ZONE %(tz)s)::date FROM changed
+        UNION SELECT 'tickets', (t.requested_at AT TIME ZONE %(tz)s)::date FROM surveys_surveyinvitation i
+              JOIN tickets_ticket t ON t.id = i.ticket_id WHERE i.created_at >= %(since)s
+        UNION SELECT 'responses', (submitted_at AT TIME ZONE %(tz)s)::date FROM surveys_surveyresponse
               WHERE submitted_at >= %(since)s
-        UNION SELECT (r.submitted_at AT TIME ZONE %(tz)s)::date FROM surveys_surveyresponse r
+        UNION SELECT 'responses', (r.submitted_at AT TIME ZONE %(tz)s)::date FROM surveys_surveyresponse r
               JOIN changed c ON r.ticket_id = c.id
-        UNION SELECT (created_at AT TIME ZONE %(tz)s)::date FROM surveys_surveyinvitation
+        UNION SELECT 'invitations', (created_at AT TIME ZONE %(tz)s)::date FROM surveys_surveyinvitation
               WHERE created_at >= %(since)s
-        UNION SELECT (created_at AT TIME ZONE %(tz)s)::date FROM surveys_surveyinvitation
+        UNION SELECT 'invitations', (created_at AT TIME ZONE %(tz)s)::date FROM surveys_surveyinvitation
               WHERE answered_at >= %(since)s
-        UNION SELECT (i.created_at AT TIME ZONE %(tz)s)::date FROM surveys_surveyinvitation i
+        UNION SELECT 'invitations', (i.created_at AT TIME ZONE %(tz)s)::date FROM surveys_surveyinvitation i
               JOIN changed c ON i.ticket_id = c.id
-        UNION SELECT (opened_at AT TIME ZONE %(tz)s)::date FROM complaints_complaint WHERE updated_at >= %(since)s
-        UNION SELECT (m.opened_at AT TIME ZONE %(tz)s)::date FROM complaints_complaint m
+        UNION SELECT 'complaints', (opened_at AT TIME ZONE %(tz)s)::date FROM complaints_complaint
+              WHERE updated_at >= %(since)s
+        UNION SELECT 'complaints', (m.opened_at AT TIME ZONE %(tz)s)::date FROM complaints_complaint m
               JOIN changed c ON m.ticket_id = c.id
     """
+    found: dict[str, set[date]] = {}
     with connection.cursor() as cursor:
         cursor.execute(sql, {"tz": settings.TIME_ZONE, "since": since})
-        return {row[0] for row in cursor.fetchall()}
+        for source_key, day in cursor.fetchall():
+            found.setdefault(source_key, set()).add(day)
+    return found
 
 
 def first_day() -> date | None:
@@ -526,45 +535,53 @@ def refresh_kpis(*, since: date | None = None, full: bool = False,
             cursor.execute("SET LOCAL work_mem = '128MB'")
             # Compiling these wide aggregates costs more than it saves on a run's scans.
             cursor.execute("SET LOCAL jit = off")
+            # The rows a run reads are in memory or on SSD: a few thousand survey answers or
+            # complaints reach their tickets by primary key, not by hashing the whole ticket table.
+            cursor.execute("SET LOCAL random_page_cost = 1.1")
         now = timezone.now()
         today = timezone.localtime(now, tz()).date()
+        by_source: dict[str, list[KPI]] = {}
+        for kpi in KPIS:
+            by_source.setdefault(kpi.source, []).append(kpi)
+        backlog_kpis = by_source.pop("backlog")
         previous = KPIRun.objects.filter(finished_at__isnull=False).order_by("-started_at").first()
         if since is None and not full and previous is not None:
-            days = changed_days(previous.started_at - OVERLAP) | {today}
+            changed = changed_days(previous.started_at - OVERLAP)
+            days_by_source = {key: changed.get(key, set()) | {today} for key in by_source}
         else:
             first = since or first_day() or today
-            days = {first + timedelta(days=n) for n in range((today - first).days + 1)}
-        days = {day for day in days if day <= today}
+            every_day = {first + timedelta(days=n) for n in range((today - first).days + 1)}
+            days_by_source = {key: every_day for key in by_source}
+        days_by_source = {key: {day for day in days if day <= today} for key, days in days_by_source.items()}
+        days = set().union(*days_by_source.values())
         run = KPIRun.objects.create(started_at=now, full=since is None and (full or previous is None),
                                     first_day=min(days))  # fmt: skip
         rows = 0
         _create_stage()
         if run.full or since:  # past periods' backlog: from one pass over the tickets
             _prepare_backlog_events(period_start(min(days), Granularity.MONTH), now)
-        by_source: dict[str, list[KPI]] = {}
-        for kpi in KPIS:
-            by_source.setdefault(kpi.source, []).append(kpi)
-        backlog_keys = [k.key for k in by_source["backlog"]]
-        replaced: list[tuple[str, list[date], list[str], bool]] = []
+        replaced: list[tuple[str, list[date], list[str]]] = []
         recomputed: dict[str, dict[str, set[date]]] = {}
         for granularity in GRANULARITIES:
-            starts = {period_start(day, granularity) for day in days}
             # A past period's backlog does not move when an old ticket is answered or resolved
             # later (it was open at that end either way): incremental runs refresh the running
             # period's; full, --since and the nightly runs recompute the past ones.
-            backlog_starts = starts if run.full or since else {period_start(today, granularity)}
+            if run.full or since:
+                backlog_starts = {period_start(day, granularity) for day in days}
+            else:
+                backlog_starts = {period_start(today, granularity)}
+            rows += _compute_backlog(backlog_kpis, granularity, backlog_starts, now)
+            replaced.append((granularity, sorted(backlog_starts), [kpi.key for kpi in backlog_kpis]))
             for source_key, kpis in by_source.items():
-                if source_key == "backlog":
-                    rows += _compute_backlog(kpis, granularity, backlog_starts, now)
-                    continue
+                source_days = days_by_source[source_key]
+                starts = {period_start(day, granularity) for day in source_days}
                 if granularity == Granularity.DAY:
                     rows += _compute_days(source_key, kpis, starts, now)
                 else:  # from the day rows computed above and the stored ones of unchanged days
-                    rows += _roll_up(kpis, granularity, starts, days, now)
+                    rows += _roll_up(kpis, granularity, starts, source_days, now)
                 recomputed.setdefault(source_key, {})[granularity] = starts
-            replaced += [(granularity, sorted(starts), backlog_keys, False),
-                         (granularity, sorted(backlog_starts), backlog_keys, True)]  # fmt: skip
-            say(f"{granularity}: {len(starts)} period(s)")
+                replaced.append((granularity, sorted(starts), [kpi.key for kpi in kpis]))
+            say(f"{granularity}: {len({period_start(day, granularity) for day in days})} period(s)")
         for source_key, starts_by_granularity in recomputed.items():
             _compute_percentiles(source_key, by_source[source_key], starts_by_granularity)
         _publish(replaced)

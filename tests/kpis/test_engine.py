@@ -263,6 +263,31 @@ def test_an_incremental_run_recomputes_the_old_period_of_a_ticket_resolved_today
     assert value("resolution_rate").value == 100.0 != before
 
 
+def test_an_old_ticket_sent_its_survey_later_counts_as_followed_up_on_its_own_day(dataset, team, agent):
+    t7 = _ticket(team, agent, requested=at(-2, 9), resolved=at(-2, 11), status="resolved", replies=1)
+    with time_machine.travel(at(6, 13)):
+        refresh_kpis()
+    row = value("follow_up_rate", D - timedelta(days=2))
+    assert (row.numerator, row.denominator) == (0, 1)
+    with time_machine.travel(at(6, 14)):  # the link goes out later; the ticket itself is not touched
+        _survey(t7, sent=at(6, 14))
+        refresh_kpis()
+    row = value("follow_up_rate", D - timedelta(days=2))
+    assert (row.numerator, row.denominator) == (1, 1)
+
+
+def test_a_ticket_moved_to_another_team_takes_its_survey_answers_along(dataset, other_team):
+    from django.utils import timezone
+
+    answered = D + timedelta(days=1)
+    row = value("csat", answered, dimension="team", dimension_value=str(other_team.pk))
+    assert (row.numerator, row.denominator) == (0, 1)  # T2's 2 of 5
+    Ticket.objects.filter(pk=dataset["t1"].pk).update(team=other_team, updated_at=timezone.now())
+    refresh_kpis()
+    row = value("csat", answered, dimension="team", dimension_value=str(other_team.pk))
+    assert (row.numerator, row.denominator) == (1, 2)  # and T1's 5
+
+
 def test_a_run_that_fails_half_way_leaves_the_previous_values(dataset, monkeypatch):
     from kpis import services
 
