@@ -194,21 +194,30 @@ def _dimension_cases(names: list[str]) -> tuple[str, str]:
     return dimension, value
 
 
+def _materialize(name: str, sql: str, params) -> None:
+    """The result of an aggregate query as a temporary table: ``CREATE TABLE … AS`` may scan and
+    aggregate in parallel, where an ``INSERT … SELECT`` or ``UPDATE … FROM`` runs on one core."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {name}")
+        cursor.execute(f"CREATE TEMP TABLE {name} ON COMMIT DROP AS {sql}", params)
+
+
 def _insert(aggregate_sql: str, params: tuple, kpis: list[KPI], granularity: str, computed_at: datetime,
             names: list[str] = DIMENSIONS) -> int:  # fmt: skip
+    _materialize("kpi_aggregate", aggregate_sql, params)
     values = ",\n        ".join(_value_row(kpi) for kpi in kpis)
     dimension_case, value_case = _dimension_cases(names)
     sql = f"""
         INSERT INTO {STAGE} ({COLUMNS})
         SELECT v.kpi, %s, a.period, {dimension_case}, {value_case},
                v.numerator, v.denominator, v.value, v.median, v.p90, %s
-        FROM ({aggregate_sql}) a
+        FROM kpi_aggregate a
         CROSS JOIN LATERAL (VALUES
         {values}
         ) AS v(kpi, numerator, denominator, value, median, p90)
     """
     with connection.cursor() as cursor:
-        cursor.execute(sql, (granularity, computed_at, *params))
+        cursor.execute(sql, (granularity, computed_at))
         return cursor.rowcount
 
 
@@ -335,7 +344,7 @@ def _compute_percentiles(source_key: str, kpis: list[KPI], starts_by_granularity
     head, group_by = re.split(r"\sGROUP BY\s", sql, maxsplit=1)
     *period_columns, team_column, agent_column = (c.strip() for c in group_by.split(","))
     sets = ", ".join(f"({p}), ({p}, {team_column}), ({p}, {agent_column})" for p in period_columns)
-    inner = f"{head} GROUP BY GROUPING SETS ({sets})"
+    _materialize("kpi_percentiles", f"{head} GROUP BY GROUPING SETS ({sets})", params)
     # GROUPING(day, week, month, team, agent): the two lowest bits say the slice (1 = by team,
     # 2 = by agent, 3 = the whole desk); the bit of the period grouped by is the one clear above them.
     granularity = " ".join(f"WHEN a.g & {1 << (len(period_columns) - i + 1)} = 0 THEN '{g}'"
@@ -349,13 +358,13 @@ def _compute_percentiles(source_key: str, kpis: list[KPI], starts_by_granularity
                    CASE a.g & 3 WHEN 1 THEN 'team' WHEN 2 THEN 'agent' ELSE 'all' END AS dimension,
                    CASE a.g & 3 WHEN 1 THEN COALESCE(a.d_team::text, 'none')
                                 WHEN 2 THEN COALESCE(a.d_agent::text, 'none') ELSE '' END AS dimension_value
-            FROM ({inner}) a CROSS JOIN LATERAL (VALUES {unpivot}) AS u(kpi, pct)
+            FROM kpi_percentiles a CROSS JOIN LATERAL (VALUES {unpivot}) AS u(kpi, pct)
         ) x
         WHERE v.kpi = x.kpi AND v.granularity = x.granularity AND v.period_start = x.period
           AND v.dimension = x.dimension AND v.dimension_value = x.dimension_value
     """
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(sql)
 
 
 def backlog_end(start: date, granularity: str, now: datetime) -> datetime:
