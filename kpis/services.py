@@ -380,9 +380,10 @@ _GROUPING_SETS = "GROUPING SETS ((), (d_team), (d_agent), (d_category), (d_chann
 _D = "d_team, d_agent, d_category, d_channel, d_priority"
 _S_D = "s.d_team, s.d_agent, s.d_category, s.d_channel, s.d_priority"
 
-#: Tickets open now, and those of them past due: the running periods' backlog (their end is now).
+#: Tickets open now, and those of them past due: the running periods' backlog (their end is now),
+#: the same for the running day, week and month.
 _BACKLOG_NOW_SQL = f"""
-    SELECT %s::date AS period, {_D}, GROUPING({_D}) AS g,
+    SELECT {_D}, GROUPING({_D}) AS g,
            COUNT(*) AS "{{key}}__den", COUNT(*) FILTER (WHERE due < %s) AS "{{key}}__num"
     FROM (SELECT {_DIMENSION_COLUMNS}, t.resolution_due_at AS due FROM tickets_ticket t
           WHERE t.requested_at < %s AND (t.resolved_at IS NULL OR t.resolved_at >= %s)) t
@@ -441,9 +442,8 @@ def _compute_backlog(kpis: list[KPI], granularity: str, starts: set[date], now: 
     (kpi,) = kpis
     running = period_start(timezone.localtime(now, tz()).date(), granularity)
     rows = 0
-    if running in starts:
-        sql = _BACKLOG_NOW_SQL.format(key=kpi.key)
-        rows += _insert(sql, (running, now, now, now), kpis, granularity, now)
+    if running in starts:  # from _prepare_backlog_now
+        rows += _insert("SELECT %s::date AS period, n.* FROM kpi_backlog_now n", (running,), kpis, granularity, now)
     past = sorted(start for start in starts if start != running)
     if past:
         _, slice_case = _dimension_cases(DIMENSIONS)
@@ -451,6 +451,12 @@ def _compute_backlog(kpis: list[KPI], granularity: str, starts: set[date], now: 
         params = (granularity, past[0], past[0], past[-1], f"1 {granularity}", past)
         rows += _insert(sql, params, kpis, granularity, now)
     return rows
+
+
+def _prepare_backlog_now(kpis: list[KPI], now: datetime) -> None:
+    """The tickets open now by slice: the backlog of the running day, week and month alike."""
+    (kpi,) = kpis
+    _materialize("kpi_backlog_now", _BACKLOG_NOW_SQL.format(key=kpi.key), (now, now, now))
 
 
 def _prepare_backlog_events(first: date, now: datetime) -> None:
@@ -567,6 +573,7 @@ def refresh_kpis(*, since: date | None = None, full: bool = False,
                                     first_day=min(days))  # fmt: skip
         rows = 0
         _create_stage()
+        _prepare_backlog_now(backlog_kpis, now)
         if run.full or since:  # past periods' backlog: from one pass over the tickets
             _prepare_backlog_events(period_start(min(days), Granularity.MONTH), now)
         replaced: list[tuple[str, list[date], list[str]]] = []
