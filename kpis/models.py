@@ -49,13 +49,13 @@ class KPIValue(models.Model):
         verbose_name = _("KPI value")
         verbose_name_plural = _("KPI values")
         constraints = [
+            # In the order the dashboard reads: a granularity, a dimension, a run of periods, then
+            # one slice (tiles, trends) or every slice (breakdowns). One index serves the lookups
+            # and the uniqueness, so a run's writes maintain one index besides the primary key.
             models.UniqueConstraint(
-                fields=["kpi", "granularity", "period_start", "dimension", "dimension_value"],
+                fields=["granularity", "dimension", "period_start", "dimension_value", "kpi"],
                 name="kpivalue_unique_key",
             ),
-        ]
-        indexes = [
-            models.Index(fields=["granularity", "dimension", "period_start"], name="kpivalue_lookup_idx"),
         ]
 
     def __str__(self) -> str:
