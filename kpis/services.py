@@ -6,17 +6,20 @@ clauses compiled from the registry's ``Q`` objects, by local day (``TIME_ZONE``)
 and every dimension at the finest grain, then rolls that up into all the
 dimensions at once (``GROUPING SETS``). Weeks and months are summed from the day
 rows (numerators and denominators add up exactly). Medians and p90 — which do not
-add up — get one ``percentile_cont`` pass per source for the days, weeks and months at once. The backlog of a running
-period is a count of the tickets open now; past periods' backlog is a running sum of
-+1/−1 events (requested, resolved, due) from one pass over the tickets. The rows go
-straight into ``kpis_kpivalue`` (``INSERT … SELECT``): no ticket is loaded into Python.
+add up — get one ``percentile_cont`` pass per source for its days, weeks and months
+at once. The backlog of a running period is a count of the tickets open now; past
+periods' backlog is a running sum of +1/−1 events (requested, resolved, due) from
+one pass over the tickets. Each aggregate lands in a temporary table (``CREATE TABLE
+… AS``, which PostgreSQL runs on every core it may use) and its rows then go into the
+run's stage: no ticket is loaded into Python.
 
-A run holds a transaction-level advisory lock (two runs never overlap), upserts
+A run holds a transaction-level advisory lock (two runs never overlap), replaces
 the affected periods' rows (and removes the slices it no longer finds), and commits
 at the end: a run killed half-way leaves the previous values in place. An incremental
-run recomputes, source by source, every period whose rows changed since the previous run
-(``changed_days``: the request day of every ticket touched — old tickets get answered and
-resolved later —, the days of new survey answers and invitations, …) and today.
+run recomputes, source by source, every period whose rows changed since the previous
+run (``changed_days``: the request day of every ticket touched — old tickets get
+answered and resolved later —, the days of new survey answers and invitations, …)
+and today.
 """
 
 from __future__ import annotations
