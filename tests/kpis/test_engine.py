@@ -288,6 +288,25 @@ def test_a_ticket_moved_to_another_team_takes_its_survey_answers_along(dataset, 
     assert (row.numerator, row.denominator) == (1, 2)  # and T1's 5
 
 
+def test_a_week_across_two_months_gets_its_median_from_both_when_one_day_changes(team, agent):
+    def hour(month, day, h):
+        return datetime(2026, month, day, h, tzinfo=SH)
+
+    with time_machine.travel(hour(4, 10, 12), tick=True):  # the week from Monday March 30 to Sunday April 5
+        _ticket(team, agent, requested=hour(3, 30, 9), responded=hour(3, 30, 10))  # 1 h
+        april = _ticket(team, agent, requested=hour(4, 2, 9), responded=hour(4, 2, 12))  # 3 h
+        refresh_kpis(full=True)
+        assert value("first_response_time", date(2026, 3, 30), "week").median == pytest.approx(2.0)
+        with time_machine.travel(hour(4, 10, 13)):
+            refresh_kpis()  # after this run, only what changes next counts as changed
+        with time_machine.travel(hour(4, 10, 14)):
+            Ticket.objects.filter(pk=april.pk).update(first_response_at=hour(4, 2, 14), updated_at=hour(4, 10, 14))
+            refresh_kpis()  # only April 2 changed: the week's median still reads March 30 too
+    week = value("first_response_time", date(2026, 3, 30), "week")
+    assert week.median == pytest.approx(3.0)  # 1 h and 5 h
+    assert value("first_response_time", date(2026, 4, 1), "month").median == pytest.approx(5.0)
+
+
 def test_a_run_that_fails_half_way_leaves_the_previous_values(dataset, monkeypatch):
     from kpis import services
 
