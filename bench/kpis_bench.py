@@ -272,7 +272,7 @@ def main() -> None:
     step("timing the reference query")
     reference = reference_seconds()
     step("full recompute")
-    full = timed(lambda: refresh_kpis(full=True))
+    full = timed(lambda: refresh_kpis(full=True, progress=lambda message: print(f"          {message}", flush=True)))
     step("incremental recompute after 100 tickets changed")
     touch_100_tickets()
     incremental = timed(refresh_kpis)

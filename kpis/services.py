@@ -28,6 +28,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from time import perf_counter
 from zoneinfo import ZoneInfo
 
 from django.apps import apps
@@ -545,7 +546,14 @@ def refresh_kpis(*, since: date | None = None, full: bool = False,
     local day. Otherwise incremental: the periods touched since the previous run and
     today (a first run is full). Returns what was done; writes one ``KPIRun``."""
     started = timezone.now()
-    say = progress or (lambda message: None)
+    clock = perf_counter()
+
+    def say(message: str) -> None:  # each step with its own seconds
+        nonlocal clock
+        if progress:
+            progress(f"{message}: {perf_counter() - clock:.1f} s")
+        clock = perf_counter()
+
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_KEY])
@@ -579,6 +587,7 @@ def refresh_kpis(*, since: date | None = None, full: bool = False,
         _prepare_backlog_now(backlog_kpis, now)
         if run.full or since:  # past periods' backlog: from one pass over the tickets
             _prepare_backlog_events(period_start(min(days), Granularity.MONTH), now)
+        say("days to recompute, tickets open now" + (", backlog events" if run.full or since else ""))
         replaced: list[tuple[str, list[date], list[str]]] = []
         recomputed: dict[str, dict[str, set[date]]] = {}
         for granularity in GRANULARITIES:
@@ -603,7 +612,9 @@ def refresh_kpis(*, since: date | None = None, full: bool = False,
             say(f"{granularity}: {len({period_start(day, granularity) for day in days})} period(s)")
         for source_key, starts_by_granularity in recomputed.items():
             _compute_percentiles(source_key, by_source[source_key], starts_by_granularity)
+        say("medians and p90")
         _publish(replaced)
+        say(f"{rows:,} values written")
         run.finished_at = timezone.now()
         run.periods, run.rows = len(days), rows
         run.save(update_fields=["finished_at", "periods", "rows"])

@@ -339,3 +339,28 @@ def test_complaint_kpis_are_sliced_by_root_cause_too(dataset):
     row = value("complaints_escalated", opened, dimension="root_cause", dimension_value=str(cause.pk))
     assert (row.numerator, row.denominator) == (0, 1)
     assert not KPIValue.objects.filter(kpi="workload", dimension="root_cause").exists()  # complaints only
+
+
+def test_the_command_recomputes_with_progress_and_a_summary(dataset):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    KPIValue.objects.all().delete()
+    out = StringIO()
+    call_command("refresh_kpis", "--since", "2026-03-01", stdout=out)
+    text = out.getvalue()
+    for step in ("day: 16 period(s)", "week: 4 period(s)", "month: 1 period(s)", "medians and p90", "values written"):
+        assert step in text
+    assert "mode: since 2026-03-01" in text and "KPIs computed." in text
+    assert value("workload").value == 4
+
+
+@pytest.mark.parametrize("since", ["2026-13-01", "yesterday"])
+def test_the_command_refuses_a_date_it_cannot_read_and_changes_nothing(dataset, since):
+    from django.core.management import CommandError, call_command
+
+    runs = KPIRun.objects.count()
+    with pytest.raises(CommandError, match="--since must be a date like 2026-01-31"):
+        call_command("refresh_kpis", "--since", since)
+    assert KPIRun.objects.count() == runs
