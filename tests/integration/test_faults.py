@@ -247,3 +247,47 @@ def _real_hash(password: str) -> str:
     from django.contrib.auth.hashers import PBKDF2PasswordHasher
 
     return PBKDF2PasswordHasher().encode(password, "faultsalt", iterations=1000)
+
+
+def test_redis_stopped_while_a_task_runs_the_worker_stays_up_and_carries_on(private_redis, tmp_path):
+    """The broker goes away while the worker holds a task it has not yet acknowledged (tasks are
+    acknowledged when they finish): the worker waits for the broker instead of shutting down."""
+    from django.db import connection
+
+    from config.celery import app
+    from kpis.models import KPIRun
+    from kpis.services import LOCK_KEY
+
+    env = {k: v for k, v in os.environ.items() if k not in ("DJANGO_ALLOW_ASYNC_UNSAFE", "CELERY_BROKER_URL")}
+    env.update(DATABASE_URL=database_url_for_tests(), REDIS_URL=private_redis["url"], PYTHONUNBUFFERED="1")
+    worker = Process(processes(free_port())["worker"].split(), env, tmp_path / "worker.log")
+
+    def send_kpi_task() -> None:
+        with app.connection_for_write(private_redis["url"]) as broker:
+            app.send_task("kpis.tasks.refresh_kpis", connection=broker)
+
+    try:
+        worker.wait_for_output("ready.")
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_lock(%s)", [LOCK_KEY])  # the run waits for this lock
+            send_kpi_task()
+            _eventually(lambda: _waiting_for_the_kpi_lock(cursor, LOCK_KEY), what=worker.output()[-3000:])
+            private_redis["stop"]()
+            worker.wait_for_output("Connection to broker lost")
+            time.sleep(3)
+            assert worker.popen.poll() is None, worker.output()[-3000:]
+            assert "Unrecoverable error" not in worker.output()
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [LOCK_KEY])
+        _eventually(lambda: KPIRun.objects.filter(finished_at__isnull=False).count() == 1, what=worker.output()[-3000:])
+        private_redis["start"]()
+        send_kpi_task()  # the worker is back on the broker and takes new work
+        _eventually(lambda: KPIRun.objects.filter(finished_at__isnull=False).count() >= 2, timeout=60,
+                    what=worker.output()[-3000:])  # fmt: skip
+        assert worker.popen.poll() is None
+    finally:
+        worker.stop()
+
+
+def _waiting_for_the_kpi_lock(cursor, key: int) -> bool:
+    cursor.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = %s AND NOT granted", [key])
+    return cursor.fetchone()[0] == 1
