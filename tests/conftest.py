@@ -29,9 +29,11 @@ def _celery_eager(request):
     """Unit tests run tasks in-process; tests marked ``worker`` use a real Celery worker."""
     eager = request.node.get_closest_marker("worker") is None
     previous = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = eager
+    # Under the name the Django settings give it: Celery reads the CELERY_-prefixed key first.
+    celery_app.conf.update(CELERY_TASK_ALWAYS_EAGER=eager, task_always_eager=eager)
+    assert celery_app.conf.task_always_eager is eager
     yield
-    celery_app.conf.task_always_eager = previous
+    celery_app.conf.update(CELERY_TASK_ALWAYS_EAGER=previous, task_always_eager=previous)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -80,3 +80,23 @@ def test_text_longer_than_a_field_is_refused_and_nothing_is_stored(agent_client,
     assert "200" in page and "20000" in page  # each field says its limit
     assert escape(FIELDS["product"]) in page  # what was typed is kept, escaped
     assert not Ticket.objects.exists() and not Customer.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/dashboard/agents/alice%00/",
+        "/tickets/?q=%E7%A9%BA%00%E8%B0%83",
+        "/tickets/?category=repair%00",
+        "/tickets/?assignee=alice%00",
+        "/api/tickets/?q=a%00b",
+        "/api/tickets/?category=repair%00",
+        "/api/kpis/?kpi=csat%00",
+        "/s/token%00/",
+    ],
+)
+def test_a_nul_character_in_an_address_or_a_filter_is_answered_not_a_server_error(client, manager, url):
+    """PostgreSQL can neither store nor compare a NUL character: it must never reach a query."""
+    client.force_login(manager)
+    response = client.get(url)
+    assert response.status_code < 500, (url, response.status_code)

@@ -30,6 +30,16 @@ IDEMPOTENCY_HEADER = OpenApiParameter(
 )
 
 
+class SlugField(serializers.SlugRelatedField):
+    """A category slug or a username. One with a NUL character names nothing (PostgreSQL can
+    neither store nor compare it): a 400 like any unknown name, not a database error."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, str) and "\x00" in data:
+            self.fail("does_not_exist", slug_name=self.slug_field, value=data.replace("\x00", "\\x00"))
+        return super().to_internal_value(data)
+
+
 class CustomerSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200)
     email = serializers.EmailField(max_length=254, required=False, allow_blank=True)
@@ -100,11 +110,11 @@ class TicketCreateInputSerializer(_TeamScopedSerializer):
     customer = CustomerSerializer()
     product = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
     serial_number = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
-    category = serializers.SlugRelatedField(slug_field="slug", queryset=Category.objects.filter(active=True))
+    category = SlugField(slug_field="slug", queryset=Category.objects.filter(active=True))
     channel = serializers.ChoiceField(choices=Channel.choices)
     priority = serializers.ChoiceField(choices=Priority.choices, default=Priority.NORMAL)
     team = serializers.PrimaryKeyRelatedField(queryset=Team.objects.none())
-    assignee = serializers.SlugRelatedField(
+    assignee = SlugField(
         slug_field="username",
         queryset=User.objects.filter(is_active=True),
         required=False,
@@ -119,9 +129,7 @@ class TicketUpdateInputSerializer(_TeamScopedSerializer):
     description = serializers.CharField(max_length=20000, required=False, allow_blank=True)
     product = serializers.CharField(max_length=200, required=False, allow_blank=True)
     serial_number = serializers.CharField(max_length=100, required=False, allow_blank=True)
-    category = serializers.SlugRelatedField(
-        slug_field="slug", queryset=Category.objects.filter(active=True), required=False
-    )
+    category = SlugField(slug_field="slug", queryset=Category.objects.filter(active=True), required=False)
     channel = serializers.ChoiceField(choices=Channel.choices, required=False)
     priority = serializers.ChoiceField(choices=Priority.choices, required=False)
     team = serializers.PrimaryKeyRelatedField(queryset=Team.objects.none(), required=False)
@@ -137,7 +145,7 @@ class ReplyInputSerializer(serializers.Serializer):
 
 
 class AssignInputSerializer(serializers.Serializer):
-    assignee = serializers.SlugRelatedField(slug_field="username", queryset=User.objects.filter(is_active=True))
+    assignee = SlugField(slug_field="username", queryset=User.objects.filter(is_active=True))
 
 
 class NoteInputSerializer(serializers.Serializer):

@@ -113,6 +113,9 @@ def test_patch_updates_fields_and_recomputes_sla(api, ticket):
         ({"category": "unknown"}, "category"),
         ({"team": 999999}, "team"),
         ({"assignee": "nobody"}, "assignee"),
+        ({"category": "repair\x00"}, "category"),  # PostgreSQL cannot compare a NUL: a 400, not a 500
+        ({"assignee": "alice\x00"}, "assignee"),
+        ({"subject": "空调\x00不制冷"}, "subject"),
         ({"channel": "pigeon"}, "channel"),
         ({"priority": "whenever"}, "priority"),
         ({"requested_at": "2999-01-01T00:00:00+08:00"}, "requested_at"),
