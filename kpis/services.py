@@ -320,20 +320,21 @@ def covering_ranges(starts_by_granularity: dict[str, set[date]]) -> list[tuple[d
     return ranges
 
 
-def _compute_percentiles(source_key: str, kpis: list[KPI], starts_by_granularity: dict[str, set[date]]) -> None:
+def _compute_percentiles(source_key: str, kpis: list[KPI], granularities: list[str],
+                         ranges: list[tuple[date, date]]) -> None:  # fmt: skip
     """Median and p90 of the duration KPIs (exact: they do not add up, so a pass of their own) for
-    the desk, each team and each agent, of every granularity at once: one scan of the rows the
-    recomputed periods cover, grouped by day, week and month. Groups of periods this run does not
+    the desk, each team and each agent, of the given granularities at once: one scan of the rows in
+    ``ranges``, grouped by their days, weeks and months. Groups of periods this run does not
     recompute (a week the range only partly covers) find no row of the run to update."""
     durations = [kpi for kpi in kpis if kpi.kind == "duration"]
     if not durations:
         return
     source = SOURCES[source_key]
     team, agent = (F(source.ticket_path + DIMENSION_FIELDS[name]) for name in PERCENTILE_DIMENSIONS)
-    periods = {f"p_{granularity}": LocalPeriod(source.anchor, granularity) for granularity in GRANULARITIES}
+    periods = {f"p_{granularity}": LocalPeriod(source.anchor, granularity) for granularity in granularities}
     queryset = (
         apps.get_model(source.model)
-        .objects.filter(_ranges_q(source.anchor, covering_ranges(starts_by_granularity)))
+        .objects.filter(_ranges_q(source.anchor, ranges))
         .annotate(**periods, d_team=team, d_agent=agent)
         .values(*periods, "d_team", "d_agent")
         .annotate(g=Grouping(*periods.values(), team, agent))
@@ -349,11 +350,11 @@ def _compute_percentiles(source_key: str, kpis: list[KPI], starts_by_granularity
     *period_columns, team_column, agent_column = (c.strip() for c in group_by.split(","))
     sets = ", ".join(f"({p}), ({p}, {team_column}), ({p}, {agent_column})" for p in period_columns)
     _materialize("kpi_percentiles", f"{head} GROUP BY GROUPING SETS ({sets})", params)
-    # GROUPING(day, week, month, team, agent): the two lowest bits say the slice (1 = by team,
-    # 2 = by agent, 3 = the whole desk); the bit of the period grouped by is the one clear above them.
+    # GROUPING(periods…, team, agent): the two lowest bits say the slice (1 = by team, 2 = by agent,
+    # 3 = the whole desk); the bit of the period grouped by is the one clear above them.
     granularity = " ".join(f"WHEN a.g & {1 << (len(period_columns) - i + 1)} = 0 THEN '{g}'"
-                           for i, g in enumerate(GRANULARITIES))  # fmt: skip
-    period = "COALESCE(" + ", ".join(f"a.p_{g}" for g in GRANULARITIES) + ")"
+                           for i, g in enumerate(granularities))  # fmt: skip
+    period = "COALESCE(" + ", ".join(f"a.p_{g}" for g in granularities) + ")"
     unpivot = ", ".join(f"('{kpi.key}', a.\"{kpi.key}__pct\")" for kpi in durations)
     sql = f"""
         UPDATE {STAGE} v SET median = x.pct[1] / 3600.0, p90 = x.pct[2] / 3600.0
@@ -369,6 +370,16 @@ def _compute_percentiles(source_key: str, kpis: list[KPI], starts_by_granularity
     """
     with connection.cursor() as cursor:
         cursor.execute(sql)
+
+
+def percentile_passes(starts_by_granularity: dict[str, set[date]], *, whole: bool) -> list[tuple[list[str], list]]:
+    """The scans of the median pass: over a whole history (``whole``), one scan for every granularity
+    (their ranges nearly coincide); otherwise one per granularity over its own periods only, so that
+    the days of a few changed tickets are not sorted again for the weeks and months around them."""
+    if whole:
+        return [(list(starts_by_granularity), covering_ranges(starts_by_granularity))]
+    return [([granularity], merged_ranges(starts, granularity))
+            for granularity, starts in starts_by_granularity.items() if starts]  # fmt: skip
 
 
 def backlog_end(start: date, granularity: str, now: datetime) -> datetime:
@@ -611,7 +622,8 @@ def refresh_kpis(*, since: date | None = None, full: bool = False,
                 replaced.append((granularity, sorted(starts), [kpi.key for kpi in kpis]))
             say(f"{granularity}: {len({period_start(day, granularity) for day in days})} period(s)")
         for source_key, starts_by_granularity in recomputed.items():
-            _compute_percentiles(source_key, by_source[source_key], starts_by_granularity)
+            for granularities, ranges in percentile_passes(starts_by_granularity, whole=run.full or bool(since)):
+                _compute_percentiles(source_key, by_source[source_key], granularities, ranges)
         say("medians and p90")
         _publish(replaced)
         say(f"{rows:,} values written")

@@ -307,6 +307,35 @@ def test_a_week_across_two_months_gets_its_median_from_both_when_one_day_changes
     assert value("first_response_time", date(2026, 4, 1), "month").median == pytest.approx(5.0)
 
 
+def _stored() -> dict:
+    return {
+        (v.kpi, v.granularity, v.period_start, v.dimension, v.dimension_value):
+            (v.numerator, v.denominator, v.value, v.median, v.p90)
+        for v in KPIValue.objects.all()
+    }  # fmt: skip
+
+
+def test_an_incremental_run_stores_what_a_full_run_would(dataset, agent, outsider):
+    """Two hours after the last run, old tickets are answered and resolved, another moves to a
+    colleague and a new one comes in: the incremental run leaves every value — medians of every
+    day, week and month included — as a recompute from scratch has it."""
+    with time_machine.travel(at(6, 13)):
+        refresh_kpis()  # after this run, only what changes next counts as changed
+    with time_machine.travel(at(6, 14), tick=True):
+        Ticket.objects.filter(pk=dataset["t3"].pk).update(first_response_at=at(6, 11), resolved_at=at(6, 13),
+                                                          status="resolved", updated_at=at(6, 14))  # fmt: skip
+        Ticket.objects.filter(pk=dataset["t2"].pk).update(first_response_at=at(0, 23, 55), updated_at=at(6, 14))
+        Ticket.objects.filter(pk=dataset["t1"].pk).update(assignee=outsider, updated_at=at(6, 14))
+        _ticket(dataset["t1"].team, agent, requested=at(6, 9), responded=at(6, 9, 30))
+        result = refresh_kpis()
+        assert not result.run.full and result.days == 3  # D (T1–T3), D+1 (T2's survey answer), D+6
+        incremental = _stored()
+        refresh_kpis(full=True)
+        assert incremental == _stored()
+    month = value("first_response_time", date(2026, 3, 1), "month", "agent", str(agent.pk))
+    assert month.median == pytest.approx((0.5 + 5) / 2)  # T5 ½ h, the new one ½ h, T4 5 h, T3 143 h (T1 left)
+
+
 def test_a_run_that_fails_half_way_leaves_the_previous_values(dataset, monkeypatch):
     from kpis import services
 
