@@ -206,8 +206,11 @@ def touch_100_tickets() -> None:
         )
 
 
-def dashboard_times(requests: int = 50) -> list[float]:
+def dashboard_times(requests: int = 50, *, rendered: bool) -> list[float]:
+    """Server time of the dashboard page: each request as the first view after a KPI run (the
+    body rendered from the stored values), or as a view seen again before the next run."""
     from django.contrib.auth import get_user_model
+    from django.core.cache import caches
     from django.test import Client
     from django.test.utils import override_settings
 
@@ -217,6 +220,8 @@ def dashboard_times(requests: int = 50) -> list[float]:
     with override_settings(SECURE_SSL_REDIRECT=False, ALLOWED_HOSTS=["testserver"]):
         client.get("/dashboard/?period=30d")  # warm up
         for _ in range(requests):
+            if rendered:
+                caches["dashboards"].clear()
             started = time.perf_counter()
             response = client.get("/dashboard/?period=30d")
             times.append(time.perf_counter() - started)
@@ -282,19 +287,25 @@ def main() -> None:
     incremental = timed(lambda: refresh_kpis(progress=indented))
     step("dashboard, 50 requests")
     call_command("collectstatic", interactive=False, verbosity=0)
-    times = dashboard_times()
+    times = dashboard_times(rendered=True)
+    again = dashboard_times(rendered=False)
     step("worker memory")
     memory = worker_peak_memory_mb(env)
 
-    p95 = statistics.quantiles(times, n=20)[18] * 1000
+    def p95(samples: list[float]) -> float:
+        return statistics.quantiles(samples, n=20)[18] * 1000
+
     print()
     print(f"KPI benchmark — {tickets:,} tickets, PostgreSQL {connection.pg_version // 10000}, {os.cpu_count()} cores")
     print(f"  reference SQL (day; day × agent, GROUPING SETS, percentiles)   {reference:8.2f} s")
     print(f"  full recompute ({len(KPIS)} KPIs × 3 granularities × every dimension)  {full:8.2f} s   "
           f"= {full / reference:.1f}× the reference (target ≤ 3×)")  # fmt: skip
     print(f"  incremental recompute after 100 changed tickets (old and new)  {incremental:8.2f} s   (target ≤ 0.5 s)")
-    print(f"  dashboard /dashboard/?period=30d: median {statistics.median(times) * 1000:.0f} ms, "
-          f"p95 {p95:.0f} ms over {len(times)} requests (target p95 ≤ 150 ms)")  # fmt: skip
+    print(f"  dashboard /dashboard/?period=30d, first view after a run: "
+          f"median {statistics.median(times) * 1000:.0f} ms, p95 {p95(times):.0f} ms over {len(times)} requests "
+          f"(target p95 ≤ 150 ms)")  # fmt: skip
+    print(f"  dashboard /dashboard/?period=30d, seen again before the next run: "
+          f"median {statistics.median(again) * 1000:.0f} ms, p95 {p95(again):.0f} ms")  # fmt: skip
     print(f"  worker peak memory for a full recompute                        {memory:8.0f} MB")
 
 

@@ -144,6 +144,14 @@ CACHES = {
     # Rendered fragments that never change (a sent survey's blank form), in each process's own
     # memory: they cost no round trip and keep working while Redis is away.
     "fragments": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "fragments"},
+    # The body of a dashboard as the latest KPI run left it (kpis.views.dashboard): a few dozen in
+    # each process, each kept until a run or a target changes it or ten minutes pass.
+    "dashboards": {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": "dashboards",
+        "TIMEOUT": 600,
+        "OPTIONS": {"MAX_ENTRIES": 50},
+    },
 }
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
 

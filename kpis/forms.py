@@ -29,9 +29,8 @@ class DashboardForm(forms.Form):
     def __init__(self, *args, teams, all_teams_allowed: bool, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["team"].queryset = teams
-        if not all_teams_allowed:
+        if not all_teams_allowed:  # no "all teams"; without a choice, their first team (views._scope)
             self.fields["team"].empty_label = None
-            self.fields["team"].required = True
 
     def clean(self):
         data = super().clean()

@@ -251,8 +251,13 @@ def breakdown(dimension: str, start: date, end: date) -> dict[str, dict[str, tup
     return breakdowns([dimension], start, end)[dimension]
 
 
-def last_computed() -> datetime | None:
+def latest_run():
+    """The KPI run whose values the stored table holds now (None before the first)."""
     from kpis.models import KPIRun
 
-    run = KPIRun.objects.filter(finished_at__isnull=False).order_by("-finished_at").first()
+    return KPIRun.objects.filter(finished_at__isnull=False).order_by("-finished_at").first()
+
+
+def last_computed() -> datetime | None:
+    run = latest_run()
     return run.finished_at if run else None

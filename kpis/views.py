@@ -7,6 +7,7 @@ with the number of tickets. Every figure links to the ticket list behind it.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 from datetime import date, timedelta
 from functools import lru_cache
@@ -14,10 +15,13 @@ from urllib.parse import urlencode
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
+from django.core.cache import caches
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils.safestring import SafeString
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
@@ -26,7 +30,16 @@ from kpis.charts import chart
 from kpis.forms import DashboardForm
 from kpis.models import Dimension
 from kpis.registry import KPIS, SOURCES, format_figure
-from kpis.selectors import breakdown, breakdowns, figures, granularity_for, last_computed, targets, trends
+from kpis.selectors import (
+    breakdown,
+    breakdowns,
+    figures,
+    granularity_for,
+    last_computed,
+    latest_run,
+    targets,
+    trends,
+)
 from kpis.services import next_period
 from tickets.models import Category, Channel, Priority, Team
 from tickets.selectors import is_manager
@@ -117,7 +130,7 @@ def _tiles(start, end, dimension, value, team):
                     figure.target,
                     _point_urls(key, series.get(key, []), start, end, dimension, value),
                     figure.kpi.unit,
-                ),
+                ).svg(key, figure.kpi.name),
                 "den_url": drill_url(key, "den", start, end, dimension, value),
                 "num_url": drill_url(key, "num", start, end, dimension, value) if ratio else None,
                 "neg_url": drill_url(key, "neg", start, end, dimension, value) if figure.kpi.kind == "nps" else None,
@@ -196,23 +209,46 @@ def kpis_for(dimension: str) -> list:
 def dashboard(request: HttpRequest) -> HttpResponse:
     form, team, start, end, dimension, value = _scope(request)
     sort = request.GET.get("sort")
-    shown = [d for d in BREAKDOWNS if not (team and d == Dimension.TEAM)]
-    data = breakdowns(shown, start, end)
-    tables = [_table(d, start, end, sort, team, data[d]) for d in shown]
     query = request.GET.copy()
     query.pop("sort", None)
+    run = latest_run()
     context = {
         "form": form,
         "team": team,
         "start": start,
         "last_day": end - timedelta(days=1),
-        "tiles": _tiles(start, end, dimension, value, team),
-        "tables": tables,
-        "kpis": KPIS,
+        "last_computed": run.finished_at if run else None,
         "query": query.urlencode(),
-        "last_computed": last_computed(),
+        "body": _dashboard_body(request, team, start, end, dimension, value, sort, query.urlencode(), run),
     }
     return render(request, "kpis/dashboard.html", context)
+
+
+def _dashboard_body(request, team, start, end, dimension, value, sort, query, run) -> str:
+    """The tiles, charts and breakdowns. They only change when a KPI run finishes or a target is
+    edited, and a desk's managers open the same few views between two runs: each process keeps
+    the rendered body of a view under a key of everything it shows (the run, the targets, the
+    language, the range, the team, the order and the links' query)."""
+    key = None
+    if run is not None:
+        wanted = sorted(targets(team.pk if team else None).items())
+        scope = (get_language(), run.pk, run.finished_at.isoformat(), team.pk if team else None, start.isoformat(),
+                 end.isoformat(), sort, query, wanted)  # fmt: skip
+        key = "dashboard:" + hashlib.sha256(repr(scope).encode()).hexdigest()
+        body = caches["dashboards"].get(key)
+        if body is not None:
+            return mark_safe(body)  # noqa: S308 (rendered, and escaped, by the template below)
+    shown = [d for d in BREAKDOWNS if not (team and d == Dimension.TEAM)]
+    data = breakdowns(shown, start, end)
+    context = {
+        "tiles": _tiles(start, end, dimension, value, team),
+        "tables": [_table(d, start, end, sort, team, data[d]) for d in shown],
+        "query": query,
+    }
+    body = render_to_string("kpis/_partials/dashboard_body.html", context, request=request)
+    if key is not None:
+        caches["dashboards"].set(key, str(body))
+    return body
 
 
 @require_GET

@@ -15,6 +15,7 @@ import pytest
 from django.apps import apps as django_apps
 from django.conf import settings as django_settings
 from django.contrib.auth.models import Group
+from django.core.cache import caches
 from django.test import override_settings
 from rest_framework.test import APIClient
 
@@ -58,6 +59,12 @@ def _test_settings():
     overrides.enable()
     yield
     overrides.disable()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_dashboards():
+    """Each test starts without the dashboard bodies another test's runs left in this process."""
+    caches["dashboards"].clear()
 
 
 #: The data migrations that load reference data (categories, SLA policies, survey template, schedules).

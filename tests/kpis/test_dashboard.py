@@ -52,6 +52,23 @@ def test_the_dashboard_shows_a_tile_per_kpi_with_target_and_colour(client, manag
     assert "<svg" in page and "<desc" in page  # server-rendered chart with a text alternative
 
 
+def test_each_trend_is_an_svg_with_its_title_target_line_and_linked_points(client, manager, figures_today):
+    from xml.etree import ElementTree
+
+    page = _manager_client(client, manager).get("/dashboard/?period=7d", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    tile = page.split('id="kpi-resolution_rate"', 1)[1].split("</article>", 1)[0]
+    svg = ElementTree.fromstring(tile[tile.index("<svg") : tile.index("</svg>") + 6])  # well-formed
+    assert svg.get("aria-labelledby") == "chart-resolution_rate-title chart-resolution_rate-desc"
+    assert svg.find("title").text == "Resolution rate" and svg.find("title").get("id") == "chart-resolution_rate-title"
+    assert svg.find("desc").text.endswith(": 60.0 %")  # today's point, in words
+    assert svg.find("line[@class='target']") is not None  # the 90 % target
+    points = svg.findall("a")
+    assert len(points) == 1 and "part=den" in points[0].get("href")  # only today has figures
+    assert points[0].find("circle/title").text.endswith("60.0 %")
+    workload = page.split('id="kpi-workload"', 1)[1].split("</svg>", 1)[0]
+    assert 'class="target"' not in workload  # a trend without a target draws no target line
+
+
 def test_every_tile_links_to_a_ticket_list_of_the_same_count(client, manager, figures_today):
     client = _manager_client(client, manager)
     page = client.get("/dashboard/?period=today", HTTP_ACCEPT_LANGUAGE="en").content.decode()
@@ -95,6 +112,36 @@ def test_breakdowns_by_team_and_agent(client, manager, figures_today, team, othe
     assert "Complaints escalated to a supervisor" in by_cause and "Workload" not in by_cause
     assert 'id="by-team"' in page and team.name in page and other_team.name in page
     assert 'id="by-agent"' in page and "Alice" in page
+
+
+def _tile(page: str, key: str) -> str:
+    return page.split(f'id="kpi-{key}"', 1)[1].split("</article>", 1)[0]
+
+
+def test_a_dashboard_seen_again_waits_for_the_next_run_or_target(client, manager, agent, supervisor, figures_today):
+    """Between two KPI runs the body of a view is rendered once; a run, a target edited in admin,
+    the other language and a supervisor's narrower view each get their own."""
+    client = _manager_client(client, manager)
+    first = client.get("/dashboard/?period=today", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "60.0 %" in _tile(first, "resolution_rate")
+    assert 'href="/dashboard/export/summary.csv?period=today"' in first
+    services.resolve_ticket(ticket=figures_today[4], by=agent, note="done")
+    again = client.get("/dashboard/?period=today", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert _tile(again, "resolution_rate") == _tile(first, "resolution_rate")  # stored values: no run yet
+    assert "服务解决率" in client.get("/dashboard/?period=today", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    KPITarget.objects.create(kpi="resolution_rate", value=50)
+    page = client.get("/dashboard/?period=today", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert 'class="tile tile-ok" id="kpi-resolution_rate"' in page
+    refresh_kpis()
+    page = client.get("/dashboard/?period=today", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "80.0 %" in _tile(page, "resolution_rate")  # 4 of 5
+    assert 'id="by-team"' in page
+    client.force_login(supervisor)
+    page = client.get("/dashboard/?period=today", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert 'id="by-team"' not in page  # their own team's view, not the manager's stored one
+    assert "75.0 %" in _tile(page, "resolution_rate") and "Service KPIs · 热线服务组" in page  # their team: 3 of 4
+    today = timezone.localdate().isoformat()
+    assert f"{today} – {today}" in page  # the day asked for, though the link names no team
 
 
 def test_agents_cannot_open_the_dashboard_and_supervisors_see_their_team(client, agent, supervisor, figures_today):
