@@ -8,9 +8,10 @@ what they open) while 10 systems create and resolve tickets through the API (eve
 users arrive 5 a second. Phase 2: a burst of 1,000 survey submissions arriving over about a minute
 (each customer opens their link and submits it once). Phase 3: another 1,000, from 50 customers at
 once (each next one as soon as an answer is back): the server's saturation. Prints requests per
-second, median/p95/p99 per endpoint and the errors. Rate limits are switched off for the run (every
-request comes from one address); everything else runs as in production (DEBUG off, 4 gunicorn
-workers).
+second, median/p95/p99 per endpoint and the errors, and for each phase the CPU seconds the web
+server, PostgreSQL and the load generator used (they share the machine's cores: what locust takes,
+the desk waits for). Rate limits are switched off for the run (every request comes from one
+address); everything else runs as in production (DEBUG off, 4 gunicorn workers).
 """
 
 from __future__ import annotations
@@ -22,8 +23,11 @@ import re
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
+
+import psutil
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
@@ -89,6 +93,64 @@ def locust(env: dict, host: str, classes: list[str], users: int, seconds: int, p
     subprocess.run(command, env=env, cwd=BASE_DIR, check=False)
     with open(f"{prefix}_stats.csv", encoding="utf-8") as handle:
         return list(csv.DictReader(handle))
+
+
+class CpuMeter:
+    """CPU seconds used during a phase by the web server's processes, PostgreSQL's and the load
+    generator's, from their accumulated user + system times, sampled twice a second (a process
+    that ends between two samples loses at most its last half second)."""
+
+    def __init__(self, server: subprocess.Popen):
+        self.server = psutil.Process(server.pid)
+        self.used: dict[int, tuple[str, float]] = {}
+        self.started: dict[int, float] = {}
+        self.running = False
+
+    def _role(self, process: psutil.Process) -> str | None:
+        if process.pid == self.server.pid or process.ppid() == self.server.pid:
+            return "web (gunicorn)"
+        if process.name().startswith("postgres"):
+            return "PostgreSQL"
+        if "locust" in " ".join(process.cmdline()):
+            return "load generator (locust)"
+        return None
+
+    def _sample(self) -> None:
+        for process in psutil.process_iter():
+            try:
+                role = self._role(process)
+                if role is not None:
+                    times = process.cpu_times()
+                    self.started.setdefault(process.pid, times.user + times.system if not self.running else 0.0)
+                    self.used[process.pid] = (role, times.user + times.system)
+            except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+                continue
+
+    def _loop(self) -> None:
+        while self.running:
+            self._sample()
+            time.sleep(0.5)
+
+    def __enter__(self) -> CpuMeter:
+        self._sample()  # the processes already there count from now
+        self.running = True
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+        self.thread.start()
+        self.clock = time.monotonic()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.running = False
+        self.thread.join()
+        self.seconds = time.monotonic() - self.clock
+
+    def summary(self) -> str:
+        by_role: dict[str, float] = {}
+        for pid, (role, total) in self.used.items():
+            by_role[role] = by_role.get(role, 0.0) + total - self.started.get(pid, 0.0)
+        shares = ", ".join(f"{role} {seconds:.1f} s" for role, seconds in sorted(by_role.items()))
+        cores = os.cpu_count() or 1
+        return f"  CPU: {shares} — of {cores} cores × {self.seconds:.0f} s = {cores * self.seconds:.0f} s"
 
 
 #: gunicorn's access log, one line per request: method, path, time in microseconds
@@ -182,19 +244,22 @@ def main() -> None:
         host = f"http://127.0.0.1:{port}"
         step(f"phase 1: 50 agents and 10 API systems for {args.seconds} s")
         started = time.monotonic()
-        browse = locust(env, host, ["Agent", "System"], 60, args.seconds, work / "browse", rate=5)
+        with CpuMeter(server) as browse_cpu:
+            browse = locust(env, host, ["Agent", "System"], 60, args.seconds, work / "browse", rate=5)
         browse_seconds = time.monotonic() - started
         logged = [len(access.read_text().splitlines())]
         step(f"phase 2: a burst of {len(arriving):,} survey submissions arriving over about a minute")
         started = time.monotonic()
-        paced = locust({**env, "BENCH_TOKENS": str(work / "arriving.txt")}, host, ["ArrivingCustomer"], 50, 600,
-                       work / "arriving", rate=17)  # fmt: skip
+        with CpuMeter(server) as paced_cpu:
+            paced = locust({**env, "BENCH_TOKENS": str(work / "arriving.txt")}, host, ["ArrivingCustomer"], 50, 600,
+                           work / "arriving", rate=17)  # fmt: skip
         paced_seconds = time.monotonic() - started
         logged.append(len(access.read_text().splitlines()))
         step(f"phase 3: {len(at_once):,} survey submissions from 50 customers at once")
         started = time.monotonic()
-        burst = locust({**env, "BENCH_TOKENS": str(work / "at_once.txt")}, host, ["Customer"], 50, 600,
-                       work / "burst", rate=50)  # fmt: skip
+        with CpuMeter(server) as burst_cpu:
+            burst = locust({**env, "BENCH_TOKENS": str(work / "at_once.txt")}, host, ["Customer"], 50, 600,
+                           work / "burst", rate=50)  # fmt: skip
         burst_seconds = time.monotonic() - started
     finally:
         server.terminate()
@@ -205,10 +270,13 @@ def main() -> None:
 
     print(f"\nLoad benchmark — {tickets:,} tickets, {os.cpu_count()} cores, gunicorn {args.workers} workers")
     errors = show(f"Phase 1: 50 agents + 10 API systems, {browse_seconds:.0f} s", browse, browse_seconds, phases[0])
+    print(browse_cpu.summary())
     errors += show(f"Phase 2: {len(arriving):,} survey submissions arriving over {paced_seconds:.0f} s", paced,
                    paced_seconds, phases[1])  # fmt: skip
+    print(paced_cpu.summary())
     errors += show(f"Phase 3: {len(at_once):,} survey submissions, 50 at once, {burst_seconds:.0f} s", burst,
                    burst_seconds, phases[2])  # fmt: skip
+    print(burst_cpu.summary())
     print(f"\nerrors: {errors}   (targets: none; p95 ≤ 200 ms for the queue and ticket pages, ≤ 100 ms for a "
           "survey submission)")  # fmt: skip
 
