@@ -6,8 +6,9 @@
 Phase 1: 50 agents browse the queue and open tickets (a page every 2–8 s each, as people read
 what they open) while 10 systems create and resolve tickets through the API (every 1–3 s each);
 users arrive 5 a second. Phase 2: a burst of 1,000 survey submissions arriving over about a minute
-(each customer opens their link and submits it once). Phase 3: another 1,000, from 50 customers at
-once (each next one as soon as an answer is back): the server's saturation. Prints requests per
+(each customer opens their link and submits it once; ``--survey-users`` locust users send them,
+50 by default). Phase 3: another 1,000, from 50 customers at once (each next one as soon as an
+answer is back): the server's saturation. Prints requests per
 second, median/p95/p99 per endpoint and the errors, and for each phase the CPU seconds the web
 server, PostgreSQL and the load generator used (they share the machine's cores: what locust takes,
 the desk waits for). Rate limits are switched off for the run (every request comes from one
@@ -196,6 +197,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=60, help="length of phase 1")
     parser.add_argument("--surveys", type=int, default=1000)
+    parser.add_argument("--survey-users", type=int, default=50,
+                        help="locust users sending phase 2's 17 answers a second between them")  # fmt: skip
     parser.add_argument("--workers", type=int, default=4)
     args = parser.parse_args()
 
@@ -248,11 +251,15 @@ def main() -> None:
             browse = locust(env, host, ["Agent", "System"], 60, args.seconds, work / "browse", rate=5)
         browse_seconds = time.monotonic() - started
         logged = [len(access.read_text().splitlines())]
-        step(f"phase 2: a burst of {len(arriving):,} survey submissions arriving over about a minute")
+        step(
+            f"phase 2: a burst of {len(arriving):,} survey submissions arriving over about a minute "
+            f"from {args.survey_users} locust users"
+        )
         started = time.monotonic()
         with CpuMeter(server) as paced_cpu:
-            paced = locust({**env, "BENCH_TOKENS": str(work / "arriving.txt")}, host, ["ArrivingCustomer"], 50, 600,
-                           work / "arriving", rate=17)  # fmt: skip
+            pacing = {"BENCH_TOKENS": str(work / "arriving.txt"), "BENCH_PACING": str(args.survey_users / 17)}
+            paced = locust({**env, **pacing}, host, ["ArrivingCustomer"], args.survey_users, 600, work / "arriving",
+                           rate=17)  # fmt: skip
         paced_seconds = time.monotonic() - started
         logged.append(len(access.read_text().splitlines()))
         step(f"phase 3: {len(at_once):,} survey submissions from 50 customers at once")
@@ -271,8 +278,8 @@ def main() -> None:
     print(f"\nLoad benchmark — {tickets:,} tickets, {os.cpu_count()} cores, gunicorn {args.workers} workers")
     errors = show(f"Phase 1: 50 agents + 10 API systems, {browse_seconds:.0f} s", browse, browse_seconds, phases[0])
     print(browse_cpu.summary())
-    errors += show(f"Phase 2: {len(arriving):,} survey submissions arriving over {paced_seconds:.0f} s", paced,
-                   paced_seconds, phases[1])  # fmt: skip
+    errors += show(f"Phase 2: {len(arriving):,} survey submissions arriving over {paced_seconds:.0f} s "
+                   f"({args.survey_users} locust users)", paced, paced_seconds, phases[1])  # fmt: skip
     print(paced_cpu.summary())
     errors += show(f"Phase 3: {len(at_once):,} survey submissions, 50 at once, {burst_seconds:.0f} s", burst,
                    burst_seconds, phases[2])  # fmt: skip
