@@ -3,16 +3,16 @@
     make bench-load                              # on the 1,000,000 tickets of make bench-kpis
     make bench-load BENCH_ARGS="--seconds 30"
 
-Phase 1: 50 agents browse the queue and open tickets (a page every 2–8 s each, as people read
-what they open) while 10 systems create and resolve tickets through the API (every 1–3 s each);
-users arrive 5 a second. Phase 2: a burst of 1,000 survey submissions arriving over about a minute
-(each customer opens their link and submits it once; ``--survey-users`` locust users send them,
-50 by default). Phase 3: another 1,000, from 50 customers at once (each next one as soon as an
-answer is back): the server's saturation. Prints requests per
-second, median/p95/p99 per endpoint and the errors, and for each phase the CPU seconds the web
-server, PostgreSQL and the load generator used (they share the machine's cores: what locust takes,
-the desk waits for). Rate limits are switched off for the run (every request comes from one
-address); everything else runs as in production (DEBUG off, 4 gunicorn workers).
+Phase 1: 50 agents browse the queue and open tickets (a page every 2–8 s each, as people read what
+they open) while 10 systems create and resolve tickets through the API (every 1–3 s each); users
+arrive 5 a second. Phase 2: a burst of 1,000 survey submissions arriving over about a minute (each
+customer opens their link and submits it once; ``--survey-users`` locust users send them, 50 by
+default). Phase 3: another 1,000, from 50 customers at once (each next one as soon as an answer is
+back): the server's saturation. Prints requests per second, median/p95/p99 per endpoint and the
+errors, and for each phase the CPU seconds the web server, PostgreSQL and the load generator used
+(they share the machine's cores: what locust takes, the desk waits for). Rate limits are switched
+off for the run (every request comes from one address); everything else runs as in production
+(DEBUG off, 4 gunicorn workers).
 """
 
 from __future__ import annotations
