@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from config.html import escaped_join
@@ -49,13 +50,13 @@ class Chart:
         template: a dashboard draws one per KPI, and the template engine costs more than the page's
         queries. ``key`` names its title and description for ``aria-labelledby``; ``name`` is the title."""
         ends = (self.points[0], self.points[-1]) if self.points else ()
-        ticks = [point.day.strftime("%m-%d") for point in ends] or ["", ""]
+        first, last = [point.day.strftime("%m-%d") for point in ends] or ["", ""]
         target = (
-            escaped_join('<line x1="{}" y1="{}" x2="{}" y2="{}" class="target"/>',
-                         [(self.left, self.target_y, self.width, self.target_y)])
+            format_html('<line x1="{}" y1="{}" x2="{}" y2="{}" class="target"/>',
+                        self.left, self.target_y, self.width, self.target_y)
             if self.target_y is not None else ""
         )  # fmt: skip
-        return escaped_join(
+        return format_html(
             '<figure class="chart">'
             '<svg viewBox="0 0 {width} {height}" role="img" aria-labelledby="chart-{key}-title chart-{key}-desc" '
             'preserveAspectRatio="none">'
@@ -66,10 +67,9 @@ class Chart:
             '<text x="{left}" y="{tick_y}" class="tick">{first}</text>'
             '<text x="{width}" y="{tick_y}" class="tick" text-anchor="end">{last}</text>'
             "</svg></figure>",
-            [{"width": self.width, "height": self.height, "key": key, "name": name, "desc": self.desc,
-              "left": self.left, "bottom": self.bottom, "top_label": self.top_label, "target": target,
-              "line": self.line, "points": self.points_html, "tick_y": self.height - 3, "first": ticks[0],
-              "last": ticks[1]}],
+            width=self.width, height=self.height, key=key, name=name, desc=self.desc, left=self.left,
+            bottom=self.bottom, top_label=self.top_label, target=target, line=self.line, points=self.points_html,
+            tick_y=self.height - 3, first=first, last=last,
         )  # fmt: skip
 
 

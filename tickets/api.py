@@ -30,7 +30,7 @@ IDEMPOTENCY_HEADER = OpenApiParameter(
 )
 
 
-class SlugField(serializers.SlugRelatedField):
+class NulSafeSlugRelatedField(serializers.SlugRelatedField):
     """A category slug or a username. One with a NUL character names nothing (PostgreSQL can
     neither store nor compare it): a 400 like any unknown name, not a database error."""
 
@@ -110,11 +110,11 @@ class TicketCreateInputSerializer(_TeamScopedSerializer):
     customer = CustomerSerializer()
     product = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
     serial_number = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
-    category = SlugField(slug_field="slug", queryset=Category.objects.filter(active=True))
+    category = NulSafeSlugRelatedField(slug_field="slug", queryset=Category.objects.filter(active=True))
     channel = serializers.ChoiceField(choices=Channel.choices)
     priority = serializers.ChoiceField(choices=Priority.choices, default=Priority.NORMAL)
     team = serializers.PrimaryKeyRelatedField(queryset=Team.objects.none())
-    assignee = SlugField(
+    assignee = NulSafeSlugRelatedField(
         slug_field="username",
         queryset=User.objects.filter(is_active=True),
         required=False,
@@ -129,7 +129,7 @@ class TicketUpdateInputSerializer(_TeamScopedSerializer):
     description = serializers.CharField(max_length=20000, required=False, allow_blank=True)
     product = serializers.CharField(max_length=200, required=False, allow_blank=True)
     serial_number = serializers.CharField(max_length=100, required=False, allow_blank=True)
-    category = SlugField(slug_field="slug", queryset=Category.objects.filter(active=True), required=False)
+    category = NulSafeSlugRelatedField(slug_field="slug", queryset=Category.objects.filter(active=True), required=False)
     channel = serializers.ChoiceField(choices=Channel.choices, required=False)
     priority = serializers.ChoiceField(choices=Priority.choices, required=False)
     team = serializers.PrimaryKeyRelatedField(queryset=Team.objects.none(), required=False)
@@ -145,7 +145,7 @@ class ReplyInputSerializer(serializers.Serializer):
 
 
 class AssignInputSerializer(serializers.Serializer):
-    assignee = SlugField(slug_field="username", queryset=User.objects.filter(is_active=True))
+    assignee = NulSafeSlugRelatedField(slug_field="username", queryset=User.objects.filter(is_active=True))
 
 
 class NoteInputSerializer(serializers.Serializer):
