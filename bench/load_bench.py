@@ -8,7 +8,10 @@ they open) while 10 systems create and resolve tickets through the API (every 1�
 arrive 5 a second. Phase 2: a burst of 1,000 survey submissions arriving over about a minute (each
 customer opens their link and submits it once; ``--survey-users`` locust users send them, 50 by
 default). Phase 3: another 1,000, from 50 customers at once (each next one as soon as an answer is
-back): the server's saturation. Prints requests per second, median/p95/p99 per endpoint and the
+back): the server's saturation. Between phases 1 and 2, a probe times ``/healthz`` (a few milliseconds
+of work) at phase 2's users and rate from locust and from a plain client (one thread per user): what
+the load generator adds to what it reports; after phase 2, the plain client sends another 1,000
+answers the same way. Prints requests per second, median/p95/p99 per endpoint and the
 errors, and for each phase the CPU seconds the web server, PostgreSQL and the load generator used
 (they share the machine's cores: what locust takes, the desk waits for). Rate limits are switched
 off for the run (every request comes from one address); everything else runs as in production
@@ -159,6 +162,7 @@ ACCESS_FORMAT = "%(m)s %(U)s %(D)s"
 ROUTES = [(re.compile(p), name) for p, name in [
     (r"^/tickets/$", "/tickets/"), (r"^/tickets/\d+/$", "/tickets/<id>/"), (r"^/api/tickets/$", "/api/tickets/"),
     (r"^/api/tickets/\d+/resolve/$", "/api/tickets/<id>/resolve/"), (r"^/s/[^/]+/$", "/s/<token>/"),
+    (r"^/healthz$", "/healthz"),
 ]]  # fmt: skip
 
 
@@ -172,6 +176,87 @@ def server_times(lines: list[str]) -> dict[str, list[float]]:
                 key = f"{method} {name}" + (f" {method}" if name == "/s/<token>/" else "")
                 times.setdefault(key, []).append(int(micros) / 1000)
     return times
+
+
+class PlainClient:
+    """Requests as a plain client sends them — one OS thread per user, no event loop — paced as the
+    locust users are: user ``i`` starts ``i / rate`` seconds in and takes jobs ``i``, ``i + users``, …,
+    one every ``users / rate`` seconds. Each job's requests are timed per endpoint."""
+
+    def __init__(self, host: str):
+        from urllib.parse import urlsplit
+
+        address = urlsplit(host)
+        self.hostname, self.port = address.hostname, address.port
+        self.waits: dict[str, list[float]] = {}
+        self.errors = 0
+        self.lock = threading.Lock()
+
+    def request(self, name: str, method: str, path: str, body: str | None = None,
+                headers: dict[str, str] | None = None) -> str:  # fmt: skip
+        from http.client import HTTPConnection
+
+        started = time.perf_counter()
+        connection = HTTPConnection(self.hostname, self.port, timeout=30)
+        connection.request(method, path, body=body, headers=headers or {})
+        response = connection.getresponse()
+        text = response.read().decode("utf-8", "replace")
+        connection.close()
+        with self.lock:
+            self.waits.setdefault(name, []).append((time.perf_counter() - started) * 1000)
+            self.errors += response.status >= 400
+        return text
+
+    def run(self, jobs: list, work, users: int, rate: float) -> None:
+        pacing = users / rate
+
+        def user(index: int) -> None:
+            due = time.monotonic() + index / rate
+            for job in jobs[index::users]:
+                time.sleep(max(0.0, due - time.monotonic()))
+                work(job)
+                due += pacing
+
+        threads = [threading.Thread(target=user, args=(index,)) for index in range(users)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+
+def answer_survey(client: PlainClient, token: str) -> None:
+    """What ``locustfile.Customer.answer`` does: open the link, then submit the answers."""
+    from urllib.parse import urlencode
+
+    from answers import SURVEY
+
+    path = f"/s/{token}/"
+    page = client.request("GET /s/<token>/ GET", "GET", path)
+    found = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)
+    if found is None:
+        with client.lock:
+            client.errors += 1
+        return
+    csrf = found.group(1)
+    client.request("POST /s/<token>/ POST", "POST", path, urlencode({**SURVEY, "csrfmiddlewaretoken": csrf}),
+                   {"Content-Type": "application/x-www-form-urlencoded", "Cookie": f"csrftoken={csrf}"})  # fmt: skip
+
+
+def quantile(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * q))] if ordered else float("nan")
+
+
+def show_plain(title: str, client: PlainClient, seconds: float, server: dict[str, list[float]]) -> int:
+    """The plain client's waits in the table of ``show``."""
+    print(f"\n{title}")
+    for key, waits in sorted(client.waits.items()):
+        measured = server.get(key, [])
+        print(f"  {key:34} {len(waits):>9} {len(waits) / seconds:7.1f} {quantile(waits, 0.5):5.0f}ms "
+              f"{quantile(waits, 0.95):5.0f}ms {quantile(waits, 0.99):5.0f}ms {'':>7} "
+              f"{quantile(measured, 0.95):9.0f}ms")  # fmt: skip
+    print(f"  errors: {client.errors}")
+    return client.errors
 
 
 def show(title: str, rows: list[dict], seconds: float, server: dict[str, list[float]]) -> int:
@@ -224,8 +309,8 @@ def main() -> None:
         call_command("seed_demo", tickets=0, verbosity=0, stdout=quiet)  # the demo logins and passwords
     call_command("collectstatic", interactive=False, verbosity=0)
     work = Path(tempfile.mkdtemp(prefix="desk-load-"))
-    tokens = survey_tokens(2 * args.surveys)  # each burst answers links of its own
-    arriving, at_once = tokens[: len(tokens) // 2], tokens[len(tokens) // 2 :]
+    tokens = survey_tokens(3 * args.surveys)  # each burst answers links of its own
+    arriving, again, at_once = (tokens[i * args.surveys : (i + 1) * args.surveys] for i in range(3))
     (work / "arriving.txt").write_text("\n".join(arriving))
     (work / "at_once.txt").write_text("\n".join(at_once))
     # Agents log in once a day, not in the measured minute: each user starts with a session (and each
@@ -251,6 +336,14 @@ def main() -> None:
             browse = locust(env, host, ["Agent", "System"], 60, args.seconds, work / "browse", rate=5)
         browse_seconds = time.monotonic() - started
         logged = [len(access.read_text().splitlines())]
+        step(f"the load generator's own latency: {args.survey_users} users, 34 requests a second to /healthz")
+        rate, probe_seconds = 34, 20
+        pacing = {"BENCH_PACING": str(args.survey_users / rate)}
+        probe = locust({**env, **pacing}, host, ["Probe"], args.survey_users, probe_seconds, work / "probe", rate=rate)
+        plain = PlainClient(host)
+        plain.run(list(range(rate * probe_seconds)), lambda _: plain.request("GET /healthz", "GET", "/healthz"),
+                  args.survey_users, rate)  # fmt: skip
+        logged.append(len(access.read_text().splitlines()))
         step(
             f"phase 2: a burst of {len(arriving):,} survey submissions arriving over about a minute "
             f"from {args.survey_users} locust users"
@@ -262,6 +355,12 @@ def main() -> None:
                            rate=17)  # fmt: skip
         paced_seconds = time.monotonic() - started
         logged.append(len(access.read_text().splitlines()))
+        step(f"phase 2 again: {len(again):,} other links at the same rate from a plain client")
+        started = time.monotonic()
+        answers = PlainClient(host)
+        answers.run(again, lambda token: answer_survey(answers, token), args.survey_users, 17)
+        again_seconds = time.monotonic() - started
+        logged.append(len(access.read_text().splitlines()))
         step(f"phase 3: {len(at_once):,} survey submissions from 50 customers at once")
         started = time.monotonic()
         with CpuMeter(server) as burst_cpu:
@@ -272,15 +371,27 @@ def main() -> None:
         server.terminate()
         server.wait(timeout=30)
     lines = access.read_text().splitlines()
-    phases = [server_times(lines[: logged[0]]), server_times(lines[logged[0] : logged[1]]),
-              server_times(lines[logged[1] :])]  # fmt: skip
+    phases = [server_times(lines[: logged[0]]), server_times(lines[logged[1] : logged[2]]),
+              server_times(lines[logged[3] :])]  # fmt: skip
+    again_server = server_times(lines[logged[2] : logged[3]])
+    probe_server = server_times(lines[logged[0] : logged[1]]).get("GET /healthz", [])
 
     print(f"\nLoad benchmark — {tickets:,} tickets, {os.cpu_count()} cores, gunicorn {args.workers} workers")
     errors = show(f"Phase 1: 50 agents + 10 API systems, {browse_seconds:.0f} s", browse, browse_seconds, phases[0])
     print(browse_cpu.summary())
+    (locust_row,) = [row for row in probe if row["Name"] == "/healthz"]
+    print(f"\nThe load generator's own latency: GET /healthz (a few ms of work), {args.survey_users} users, "
+          f"{rate} requests a second, {probe_seconds} s")  # fmt: skip
+    print(f"  locust waits     median {locust_row['50%']:>5}ms  p95 {locust_row['95%']:>5}ms")
+    healthz = plain.waits.get("GET /healthz", [])
+    print(f"  a plain client   median {quantile(healthz, 0.5):5.0f}ms  p95 {quantile(healthz, 0.95):5.0f}ms   "
+          "(one thread per user, same users and rate)")  # fmt: skip
+    print(f"  gunicorn's log   median {quantile(probe_server, 0.5):5.0f}ms  p95 {quantile(probe_server, 0.95):5.0f}ms")
     errors += show(f"Phase 2: {len(arriving):,} survey submissions arriving over {paced_seconds:.0f} s "
                    f"({args.survey_users} locust users)", paced, paced_seconds, phases[1])  # fmt: skip
     print(paced_cpu.summary())
+    errors += show_plain(f"Phase 2 again: {len(again):,} other survey links over {again_seconds:.0f} s from a plain "
+                         f"client ({args.survey_users} threads)", answers, again_seconds, again_server)  # fmt: skip
     errors += show(f"Phase 3: {len(at_once):,} survey submissions, 50 at once, {burst_seconds:.0f} s", burst,
                    burst_seconds, phases[2])  # fmt: skip
     print(burst_cpu.summary())
