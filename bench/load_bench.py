@@ -5,17 +5,18 @@
 
 Phase 1: 50 agents browse the queue and open tickets (a page every 2–8 s each, as people read what
 they open) while 10 systems create and resolve tickets through the API (every 1–3 s each); users
-arrive 5 a second. Phase 2: a burst of 1,000 survey submissions arriving over about a minute (each
-customer opens their link and submits it once; ``--survey-users`` locust users send them, 50 by
-default). Phase 3: another 1,000, from 50 customers at once (each next one as soon as an answer is
-back): the server's saturation. Between phases 1 and 2, a probe times ``/healthz`` (a few milliseconds
-of work) at phase 2's users and rate from locust and from a plain client (one thread per user): what
-the load generator adds to what it reports; after phase 2, the plain client sends another 1,000
-answers the same way. Prints requests per second, median/p95/p99 per endpoint and the
-errors, and for each phase the CPU seconds the web server, PostgreSQL and the load generator used
-(they share the machine's cores: what locust takes, the desk waits for). Rate limits are switched
-off for the run (every request comes from one address); everything else runs as in production
-(DEBUG off, 4 gunicorn workers).
+arrive 5 a second. From 15 s in, while they work, 1,000 customers answer their survey, 17 a second,
+sent by a plain client (one thread per customer, no event loop). Then a probe times ``/healthz`` (a
+few milliseconds of work) at phase 2's users and rate from locust and from the plain client: what
+the load generator adds to what it reports. Phase 2: a burst of 1,000 survey submissions arriving
+over about a minute (each customer opens their link and submits it once; ``--survey-users`` locust
+users send them, 50 by default), then the plain client sends another 1,000 the same way. Phase 3:
+another 1,000, from 50 customers at once (each next one as soon as an answer is back): the server's
+saturation. Prints requests per second, median/p95/p99 per endpoint and the errors, and for each
+phase the CPU seconds the web server, PostgreSQL and the load generator used (they share the
+machine's cores: what locust takes, the desk waits for). Rate limits are switched off for the run
+(every request comes from one address); everything else runs as in production (DEBUG off, 4
+gunicorn workers).
 """
 
 from __future__ import annotations
@@ -43,22 +44,29 @@ def step(message: str) -> None:
 
 
 def survey_tokens(count: int) -> list[str]:
-    """Links of unanswered, unexpired invitations, as the customers received them. The KPI
-    benchmark loads invitations with placeholder hashes (SQL has no SECRET_KEY): the ones used
-    here get the hash of their real token first."""
+    """Links of unanswered invitations, as the customers received them. The KPI benchmark loads
+    invitations with placeholder hashes (SQL has no SECRET_KEY): the ones used here get the hash of
+    their real token first, and — so that runs after runs still find open links — as long to answer
+    from now as they had when sent."""
     from django.db import transaction
+    from django.db.models import F
     from django.utils import timezone
 
     from surveys.models import SurveyInvitation
     from surveys.services import hash_token, token_for
 
-    invitations = list(SurveyInvitation.objects.filter(answered_at__isnull=True, expires_at__gt=timezone.now())
-                       .order_by("-created_at").values_list("pk", "nonce")[:count])  # fmt: skip
+    invitations = list(SurveyInvitation.objects.filter(answered_at__isnull=True).order_by("-created_at")
+                       .values_list("pk", "nonce")[:count])  # fmt: skip
+    if len(invitations) < count:
+        raise SystemExit(f"only {len(invitations):,} unanswered survey invitations left: run make bench-kpis again")
     tokens = []
+    now = timezone.now()
     with transaction.atomic():
         for pk, nonce in invitations:
             token = token_for(nonce)
-            SurveyInvitation.objects.filter(pk=pk).update(token_hash=hash_token(token))
+            SurveyInvitation.objects.filter(pk=pk).update(
+                token_hash=hash_token(token), expires_at=now + (F("expires_at") - F("created_at"))
+            )
             tokens.append(token)
     return tokens
 
@@ -157,6 +165,8 @@ class CpuMeter:
         return f"  CPU: {shares} — of {cores} cores × {self.seconds:.0f} s = {cores * self.seconds:.0f} s"
 
 
+#: Seconds into phase 1 when the survey answers sent meanwhile begin (the agents have all arrived).
+MEANWHILE_AFTER = 15
 #: gunicorn's access log, one line per request: method, path, time in microseconds
 ACCESS_FORMAT = "%(m)s %(U)s %(D)s"
 ROUTES = [(re.compile(p), name) for p, name in [
@@ -280,7 +290,7 @@ def show(title: str, rows: list[dict], seconds: float, server: dict[str, list[fl
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=int, default=60, help="length of phase 1")
+    parser.add_argument("--seconds", type=int, default=90, help="length of phase 1")
     parser.add_argument("--surveys", type=int, default=1000)
     parser.add_argument("--survey-users", type=int, default=50,
                         help="locust users sending phase 2's 17 answers a second between them")  # fmt: skip
@@ -309,8 +319,8 @@ def main() -> None:
         call_command("seed_demo", tickets=0, verbosity=0, stdout=quiet)  # the demo logins and passwords
     call_command("collectstatic", interactive=False, verbosity=0)
     work = Path(tempfile.mkdtemp(prefix="desk-load-"))
-    tokens = survey_tokens(3 * args.surveys)  # each burst answers links of its own
-    arriving, again, at_once = (tokens[i * args.surveys : (i + 1) * args.surveys] for i in range(3))
+    tokens = survey_tokens(4 * args.surveys)  # each burst answers links of its own
+    meanwhile, arriving, again, at_once = (tokens[i * args.surveys : (i + 1) * args.surveys] for i in range(4))
     (work / "arriving.txt").write_text("\n".join(arriving))
     (work / "at_once.txt").write_text("\n".join(at_once))
     # Agents log in once a day, not in the measured minute: each user starts with a session (and each
@@ -330,10 +340,20 @@ def main() -> None:
     try:
         wait_for(port, server)
         host = f"http://127.0.0.1:{port}"
-        step(f"phase 1: 50 agents and 10 API systems for {args.seconds} s")
+        step(f"phase 1: 50 agents and 10 API systems for {args.seconds} s; from {MEANWHILE_AFTER} s in, "
+             f"{len(meanwhile):,} survey answers from a plain client")  # fmt: skip
         started = time.monotonic()
+        answering = PlainClient(host)
+
+        def answer_meanwhile() -> None:
+            time.sleep(MEANWHILE_AFTER)  # the agents all arrived (5 a second)
+            answering.run(meanwhile, lambda token: answer_survey(answering, token), args.survey_users, 17)
+
+        answerer = threading.Thread(target=answer_meanwhile)
         with CpuMeter(server) as browse_cpu:
+            answerer.start()
             browse = locust(env, host, ["Agent", "System"], 60, args.seconds, work / "browse", rate=5)
+            answerer.join()
         browse_seconds = time.monotonic() - started
         logged = [len(access.read_text().splitlines())]
         step(f"the load generator's own latency: {args.survey_users} users, 34 requests a second to /healthz")
@@ -378,6 +398,9 @@ def main() -> None:
 
     print(f"\nLoad benchmark — {tickets:,} tickets, {os.cpu_count()} cores, gunicorn {args.workers} workers")
     errors = show(f"Phase 1: 50 agents + 10 API systems, {browse_seconds:.0f} s", browse, browse_seconds, phases[0])
+    errors += show_plain(f"  … and meanwhile {len(meanwhile):,} survey answers, 17 a second from {MEANWHILE_AFTER} s "
+                         f"in, from a plain client ({args.survey_users} threads)", answering, len(meanwhile) / 17,
+                         phases[0])  # fmt: skip
     print(browse_cpu.summary())
     (locust_row,) = [row for row in probe if row["Name"] == "/healthz"]
     print(f"\nThe load generator's own latency: GET /healthz (a few ms of work), {args.survey_users} users, "
