@@ -1,7 +1,7 @@
 """Load benchmark: gunicorn on loopback, locust as a separate process, on the KPI benchmark's database.
 
     make bench-load                              # on the 1,000,000 tickets of make bench-kpis
-    make bench-load BENCH_ARGS="--seconds 30"
+    make bench-load BENCH_ARGS="--seconds 120 --workers 8"
 
 Phase 1: 50 agents browse the queue and open tickets (a page every 2–8 s each, as people read what
 they open) while 10 systems create and resolve tickets through the API (every 1–3 s each); users
@@ -290,7 +290,8 @@ def show(title: str, rows: list[dict], seconds: float, server: dict[str, list[fl
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=int, default=90, help="length of phase 1")
+    parser.add_argument("--seconds", type=int, default=90,
+                        help="length of phase 1 (the survey answers sent meanwhile run from 15 s to 75 s)")  # fmt: skip
     parser.add_argument("--surveys", type=int, default=1000)
     parser.add_argument("--survey-users", type=int, default=50,
                         help="locust users sending phase 2's 17 answers a second between them")  # fmt: skip
