@@ -204,17 +204,21 @@ class PlainClient:
 
     def request(self, name: str, method: str, path: str, body: str | None = None,
                 headers: dict[str, str] | None = None) -> str:  # fmt: skip
-        from http.client import HTTPConnection
+        from http.client import HTTPConnection, HTTPException
 
         started = time.perf_counter()
         connection = HTTPConnection(self.hostname, self.port, timeout=30)
-        connection.request(method, path, body=body, headers=headers or {})
-        response = connection.getresponse()
-        text = response.read().decode("utf-8", "replace")
-        connection.close()
+        try:
+            connection.request(method, path, body=body, headers=headers or {})
+            response = connection.getresponse()
+            text, failed = response.read().decode("utf-8", "replace"), response.status >= 400
+        except (OSError, HTTPException):  # refused, reset, timed out: an error, as locust counts it
+            text, failed = "", True
+        finally:
+            connection.close()
         with self.lock:
             self.waits.setdefault(name, []).append((time.perf_counter() - started) * 1000)
-            self.errors += response.status >= 400
+            self.errors += failed
         return text
 
     def run(self, jobs: list, work, users: int, rate: float) -> None:
