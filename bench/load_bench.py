@@ -242,11 +242,11 @@ def answer_survey(client: PlainClient, token: str) -> None:
     """What ``locustfile.Customer.answer`` does: open the link, then submit the answers."""
     from urllib.parse import urlencode
 
-    from answers import SURVEY
+    from answers import CSRF_FIELD, SURVEY
 
     path = f"/s/{token}/"
     page = client.request("GET /s/<token>/ GET", "GET", path)
-    found = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)
+    found = CSRF_FIELD.search(page)
     if found is None:
         with client.lock:
             client.errors += 1

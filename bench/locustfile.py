@@ -12,7 +12,7 @@ import re
 from itertools import count
 
 import gevent
-from answers import SURVEY
+from answers import CSRF_FIELD, SURVEY
 from locust import HttpUser, between, constant_pacing, task
 from locust.exception import StopUser
 
@@ -26,8 +26,7 @@ _next_token = count()
 
 
 def _csrf(response) -> str:
-    return response.cookies.get("csrftoken") or re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"',
-                                                          response.text).group(1)  # fmt: skip
+    return response.cookies.get("csrftoken") or CSRF_FIELD.search(response.text).group(1)
 
 
 class Agent(HttpUser):

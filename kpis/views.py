@@ -232,8 +232,8 @@ def _dashboard_body(request, team, start, end, dimension, value, sort, query, ru
     key = None
     if run is not None:
         wanted = sorted(targets(team.pk if team else None).items())
-        scope = (get_language(), run.pk, run.finished_at.isoformat(), team.pk if team else None, start.isoformat(),
-                 end.isoformat(), sort, query, wanted)  # fmt: skip
+        scope = (get_language(), run.pk, team.pk if team else None, start.isoformat(), end.isoformat(), sort, query,
+                 wanted)  # fmt: skip
         key = "dashboard:" + hashlib.sha256(repr(scope).encode()).hexdigest()
         body = caches["dashboards"].get(key)
         if body is not None:

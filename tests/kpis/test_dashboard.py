@@ -54,11 +54,15 @@ def test_the_dashboard_shows_a_tile_per_kpi_with_target_and_colour(client, manag
     assert "<svg" in page and "<desc" in page  # server-rendered chart with a text alternative
 
 
+def _tile(page: str, key: str) -> str:
+    return page.split(f'id="kpi-{key}"', 1)[1].split("</article>", 1)[0]
+
+
 def test_each_trend_is_an_svg_with_its_title_target_line_and_linked_points(client, manager, figures_today):
     from xml.etree import ElementTree
 
     page = _manager_client(client, manager).get("/dashboard/?period=7d", HTTP_ACCEPT_LANGUAGE="en").content.decode()
-    tile = page.split('id="kpi-resolution_rate"', 1)[1].split("</article>", 1)[0]
+    tile = _tile(page, "resolution_rate")
     svg = ElementTree.fromstring(tile[tile.index("<svg") : tile.index("</svg>") + 6])  # well-formed
     assert svg.get("aria-labelledby") == "chart-resolution_rate-title chart-resolution_rate-desc"
     assert svg.find("title").text == "Resolution rate" and svg.find("title").get("id") == "chart-resolution_rate-title"
@@ -114,10 +118,6 @@ def test_breakdowns_by_team_and_agent(client, manager, figures_today, team, othe
     assert "Complaints escalated to a supervisor" in by_cause and "Workload" not in by_cause
     assert 'id="by-team"' in page and team.name in page and other_team.name in page
     assert 'id="by-agent"' in page and "Alice" in page
-
-
-def _tile(page: str, key: str) -> str:
-    return page.split(f'id="kpi-{key}"', 1)[1].split("</article>", 1)[0]
 
 
 def test_a_dashboard_seen_again_waits_for_the_next_run_or_target(client, manager, agent, supervisor, figures_today):
