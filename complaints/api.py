@@ -9,10 +9,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from complaints import services
+from complaints.access import complaints_for_user, get_complaint_for_user
 from complaints.filters import ComplaintFilter
 from complaints.models import Complaint, ConfirmationChannel, Severity
-from complaints.selectors import complaints_for_user, get_complaint_for_user
-from tickets.selectors import get_ticket_for_user
+from tickets.access import get_ticket_for_user
 
 
 class ComplaintOutputSerializer(serializers.ModelSerializer):

@@ -7,7 +7,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from complaints.models import Complaint, ComplaintStatus, Level, RootCause, Severity
-from complaints.selectors import FLAGS
+from complaints.taboos import FLAGS
 from tickets.filters import ANY, user_teams
 
 FLAG_CHOICES = [("buck", _("Passing the buck")), ("perfunctory", _("Perfunctory handling")), ("delay", _("Delay"))]

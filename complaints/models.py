@@ -9,9 +9,9 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
-from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
+from config.i18n import in_language
 from tickets.models import Ticket
 
 
@@ -29,7 +29,7 @@ class RootCause(models.Model):
         verbose_name_plural = _("root causes")
 
     def __str__(self) -> str:
-        return self.name_zh if (get_language() or "").startswith("zh") else self.name_en
+        return in_language(self.name_zh, self.name_en)
 
 
 class Severity(models.TextChoices):

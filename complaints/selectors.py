@@ -2,63 +2,14 @@
 
 from __future__ import annotations
 
-from django.db.models import Avg, BooleanField, Case, Count, F, IntegerField, Q, QuerySet, Value, When
-from django.http import Http404
+from django.db.models import Avg, Case, Count, F, IntegerField, Q, QuerySet, Value, When
 from django.utils import timezone
-from django.utils.translation import get_language
 
-from complaints.models import Complaint, ComplaintStatus, Severity, policy_for
-from tickets.models import RESOLVED_STATUSES
-from tickets.selectors import tickets_for_user
-
-#: 推卸责任 passing the buck: the ticket went from hand to hand this often.
-BUCK_REASSIGNMENTS = 3
-
-
-def buck_q() -> Q:
-    return Q(ticket__reassign_count__gte=BUCK_REASSIGNMENTS)
-
-
-def perfunctory_q() -> Q:
-    """敷衍了事: resolved or closed without a single public reply to the customer."""
-    return Q(ticket__status__in=RESOLVED_STATUSES, ticket__public_reply_count=0)
-
-
-def delay_q(now=None) -> Q:
-    """拖延处理: still open and neither it nor its ticket updated for longer than its severity allows."""
-    now = now or timezone.now()
-    q = Q(pk__in=[])
-    for severity in Severity.values:
-        window = policy_for(severity)[2]
-        q |= Q(severity=severity, updated_at__lt=now - window, ticket__updated_at__lt=now - window)
-    return q & ~Q(status=ComplaintStatus.CLOSED)
-
-
-FLAGS = {"buck": buck_q, "perfunctory": perfunctory_q, "delay": delay_q}
-
-
-def _flag(q: Q):
-    return Case(When(q, then=Value(True)), default=Value(False), output_field=BooleanField())
-
-
-def complaints_for_user(user) -> QuerySet[Complaint]:
-    """The complaints on tickets the user may see (their teams'; all for a manager), with the flags."""
-    return (
-        Complaint.objects.filter(ticket__in=tickets_for_user(user))
-        .select_related("ticket", "ticket__team", "ticket__customer", "handler", "root_cause")
-        .annotate(flag_buck=_flag(buck_q()), flag_perfunctory=_flag(perfunctory_q()), flag_delay=_flag(delay_q()))
-    )
-
-
-def get_complaint_for_user(user, pk) -> Complaint:
-    try:
-        pk = int(pk)
-    except (TypeError, ValueError):
-        raise Http404 from None
-    complaint = complaints_for_user(user).filter(pk=pk).first()
-    if complaint is None:
-        raise Http404
-    return complaint
+from complaints.access import complaints_for_user
+from complaints.models import Complaint, ComplaintStatus, Severity
+from complaints.taboos import buck_q, delay_q, perfunctory_q
+from config.i18n import in_language
+from tickets.access import tickets_for_user
 
 
 def board_for_user(user) -> QuerySet[Complaint]:
@@ -94,7 +45,7 @@ def root_cause_summary(user) -> list[dict]:
     summary = []
     for row in rows:
         zh, en = row.pop("root_cause__name_zh"), row.pop("root_cause__name_en")
-        row["label"] = (zh if (get_language() or "").startswith("zh") else en) if row["root_cause"] else None
+        row["label"] = in_language(zh, en) if row["root_cause"] else None
         row["closed_in_time_pct"] = 100 * row["closed_in_time"] / row["closed"] if row["closed"] else None
         row["hours_to_close"] = row["time_to_close"].total_seconds() / 3600 if row["time_to_close"] else None
         summary.append(row)

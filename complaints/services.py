@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import override
 
+from complaints.access import can_act, can_escalate
 from complaints.models import (
     MAX_COMPENSATION,
     CompensationKind,
@@ -34,12 +35,13 @@ from complaints.models import (
     Source,
     policy_for,
 )
+from complaints.taboos import delay_q
 from config.exceptions import ApplicationError
 from outbox.services import queue_email
 from surveys.models import SurveyResponse
 from tickets import services as ticket_services
+from tickets.access import MANAGERS_GROUP
 from tickets.models import RESOLVED_STATUSES, Ticket
-from tickets.selectors import MANAGERS_GROUP, is_manager
 
 User = get_user_model()
 
@@ -67,16 +69,6 @@ def _record(complaint: Complaint, kind: str, by, *, at: datetime, reason: str = 
 def _locked(complaint: Complaint | int) -> Complaint:
     pk = complaint.pk if isinstance(complaint, Complaint) else complaint
     return Complaint.objects.select_for_update(of=("self",)).select_related("ticket", "ticket__team").get(pk=pk)
-
-
-def can_act(user, complaint: Complaint) -> bool:
-    """Only the current handler (or a manager) works on and closes a complaint."""
-    return user is not None and (complaint.handler_id == user.pk or is_manager(user))
-
-
-def can_escalate(user, complaint: Complaint) -> bool:
-    """The handler, the team's supervisor or a manager may move it up the ladder."""
-    return can_act(user, complaint) or complaint.ticket.team.supervisor_id == getattr(user, "pk", None)
 
 
 def _check_open(complaint: Complaint) -> None:
@@ -110,6 +102,36 @@ def open_complaint(*, ticket: Ticket, by, source: str = Source.CATEGORY, severit
     )
     _record(complaint, ComplaintEventKind.OPENED, by, at=now, after={"severity": severity, "source": source})
     return complaint
+
+
+def open_missing_complaints() -> int:
+    """A complaint record for every ticket of a complaint category that lacks one (tickets loaded
+    in bulk, as the demo data are): opened when the ticket was, closed with a closed ticket."""
+    follow_ups = set(SurveyResponse.objects.filter(follow_up__isnull=False).values_list("follow_up_id", flat=True))
+    complaints = []
+    for ticket in Ticket.objects.filter(category__is_complaint=True, complaint__isnull=True).iterator():
+        closed = ticket.status == "closed"
+        complaints.append(Complaint(
+            ticket=ticket, source=Source.SURVEY if ticket.pk in follow_ups else Source.CATEGORY,
+            severity=Severity.MINOR, level=Level.AGENT, handler_id=ticket.assignee_id, opened_at=ticket.created_at,
+            level_since=ticket.created_at, updated_at=ticket.updated_at,
+            due_at=ticket.created_at + policy_for(Severity.MINOR)[0],
+            status=ComplaintStatus.CLOSED if closed else ComplaintStatus.OPEN,
+            closed_at=ticket.closed_at if closed else None,
+        ))  # fmt: skip
+    Complaint.objects.bulk_create(complaints, batch_size=1000)
+    return len(complaints)
+
+
+def open_complaint_for_category(*, ticket: Ticket, by, source: str = Source.CATEGORY) -> None:
+    """``tickets.hooks``: every ticket of a complaint category has its complaint record."""
+    if ticket.category.is_complaint:
+        open_complaint(ticket=ticket, by=by, source=source)
+
+
+def complaint_panel(*, ticket: Ticket, user) -> tuple[str, dict]:
+    """The complaint panel on the ticket's page: the complaint, or a form to raise one."""
+    return "complaints/_partials/ticket_panel.html", {"complaint": Complaint.objects.filter(ticket=ticket).first()}
 
 
 @transaction.atomic
@@ -304,8 +326,6 @@ def escalate_overdue(now: datetime | None = None) -> int:
     current level, or stayed at one level longer than its severity allows. Rows are claimed
     with SKIP LOCKED, so two sweepers never escalate the same complaint twice."""
     now = now or timezone.now()
-    from complaints.selectors import delay_q
-
     Complaint.objects.filter(delay_q(now), delayed_at__isnull=True).update(delayed_at=now)
     escalated = 0
     for severity in Severity.values:

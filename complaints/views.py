@@ -13,11 +13,12 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from complaints import forms, services
+from complaints.access import can_act, can_escalate, complaints_for_user, get_complaint_for_user
 from complaints.filters import ComplaintFilter
 from complaints.models import ComplaintStatus
-from complaints.selectors import board_for_user, complaints_for_user, get_complaint_for_user, root_cause_summary
+from complaints.selectors import board_for_user, root_cause_summary
 from config.exceptions import ApplicationError
-from tickets.selectors import get_ticket_for_user
+from tickets.access import get_ticket_for_user
 
 
 @require_GET
@@ -38,8 +39,8 @@ def _detail(request, complaint, bound=None, status=200):
     context = {
         "complaint": complaint,
         "events": complaint.events.select_related("actor"),
-        "can_act": services.can_act(request.user, complaint),
-        "can_escalate": services.can_escalate(request.user, complaint) and complaint.level < 3,
+        "can_act": can_act(request.user, complaint),
+        "can_escalate": can_escalate(request.user, complaint) and complaint.level < 3,
         "is_open": complaint.status != ComplaintStatus.CLOSED,
         "survey_ok": services.satisfied_survey_after_fix(complaint),
         "escalate_form": forms.EscalateForm(),

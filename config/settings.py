@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "surveys",
     "kpis",
     "complaints",
+    "config.apps.DeskConfig",
 ]
 
 MIDDLEWARE = [
@@ -83,7 +84,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
-                "tickets.context_processors.desk",
+                "config.context_processors.desk",
             ],
         },
     },
@@ -221,12 +222,16 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "config.schema.DeskAutoSchema",
     "EXCEPTION_HANDLER": "config.api.exception_handler",
+    # JSON only in production; the browsable API is a development aid.
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
+    + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "After-sales Service Desk API",
     "DESCRIPTION": "Tickets, complaints, surveys and KPIs of the after-sales service desk.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "COMPONENT_SPLIT_REQUEST": True,
     # Two choice sets are both called "channel": the ticket's and the complaint confirmation's.
     "ENUM_NAME_OVERRIDES": {
@@ -240,11 +245,20 @@ RATELIMIT_USE_CACHE = "default"
 # Off only for a load test from one address (bench/load_bench.py); never in production.
 RATELIMIT_ENABLE = env.bool("RATELIMIT_ENABLE", default=True)
 RATELIMIT_VIEW = "config.views.rate_limited"
+# Survey pages opened from one address: a mail scanner opening one link a few times passes,
+# a scanner guessing tokens does not.
+SURVEY_GET_RATE = env.str("SURVEY_GET_RATE", default="30/m")
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {
+        "one_line_security": {"()": "config.logs.OneLineSecurityWarnings"},
+        "mask_secrets": {"()": "config.logs.MaskSecretPaths"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "filters": ["one_line_security", "mask_secrets"]},
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     # django-axes logs every successful login at INFO; lock-outs are warnings.
     "loggers": {"axes": {"level": "WARNING"}},

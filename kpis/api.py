@@ -6,9 +6,9 @@ import django_filters
 from django.db.models import Q
 from rest_framework import generics, serializers
 
+from kpis.access import dashboard_teams
 from kpis.models import Dimension, Granularity, KPIValue
 from kpis.registry import KPI_CHOICES
-from kpis.views import dashboard_teams
 
 
 class KPIValueFilter(django_filters.FilterSet):

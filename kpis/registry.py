@@ -15,8 +15,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.db.models import F, Q
-from django.utils.translation import get_language
 from django.utils.translation import gettext as _
+
+from complaints.taboos import buck_q, perfunctory_q
+from config.i18n import in_language
 
 RESOLVED = ("resolved", "closed")
 
@@ -45,7 +47,7 @@ class KPI:
 
     @property
     def name(self) -> str:
-        return self.name_zh if (get_language() or "").startswith("zh") else self.name_en
+        return in_language(self.name_zh, self.name_en)
 
     @property
     def has_numerator(self) -> bool:
@@ -134,9 +136,9 @@ KPIS: list[KPI] = [
     KPI("complaints_to_manager", "投诉升级至经理比例", "Complaints escalated to a manager", "percent", "lower", None,
         "complaints", "ratio", numerator=Q(level=3)),
     KPI("complaints_buck_passing", "推卸责任占比", "Complaints passed from hand to hand", "percent", "lower", None,
-        "complaints", "ratio", numerator=Q(ticket__reassign_count__gte=3)),
+        "complaints", "ratio", numerator=buck_q()),
     KPI("complaints_perfunctory", "敷衍了事占比", "Complaints handled perfunctorily", "percent", "lower", None,
-        "complaints", "ratio", numerator=Q(ticket__status__in=RESOLVED, ticket__public_reply_count=0)),
+        "complaints", "ratio", numerator=perfunctory_q()),
     KPI("complaints_delayed", "拖延处理占比", "Complaints left without an update too long", "percent", "lower",
         None, "complaints", "ratio", numerator=Q(delayed_at__isnull=False)),
     KPI("service_cost", "服务成本", "Service cost", "money", None, None, "tickets", "sum",

@@ -10,9 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from django.db.models import Max, Q, Sum
+from django.db.models import Max, Q, QuerySet, Sum
+from django.utils import timezone
 
-from kpis.models import Granularity, KPITarget, KPIValue
+from kpis.forms import DrilldownForm
+from kpis.models import Granularity, KPIRun, KPITarget, KPIValue
 from kpis.registry import BY_KEY, DIMENSION_FIELDS, EXTRA_DIMENSION_TICKET_FIELDS, KPI, KPIS, SOURCES, part_q, reroot
 from kpis.services import local_midnight, next_period, period_start
 
@@ -253,11 +255,25 @@ def breakdown(dimension: str, start: date, end: date) -> dict[str, dict[str, tup
 
 def latest_run():
     """The KPI run whose values the stored table holds now (None before the first)."""
-    from kpis.models import KPIRun
-
     return KPIRun.objects.filter(finished_at__isnull=False).order_by("-finished_at").first()
 
 
 def last_computed() -> datetime | None:
     run = latest_run()
     return run.finished_at if run else None
+
+
+def narrow_queue_to_figure(*, data, queryset: QuerySet) -> tuple[QuerySet, DrilldownForm] | None:
+    """The ticket queue behind a KPI figure (``?kpi=…&part=…&start=…&end=…``), with the form that
+    read the link; None when the link asks for no figure. An invalid link lists nothing."""
+    if "kpi" not in data:
+        return None
+    drill = DrilldownForm(data)
+    if not drill.is_valid():
+        return queryset.none(), drill
+    wanted = drill.cleaned_data
+    q = drilldown_q(
+        BY_KEY[wanted["kpi"]], wanted["part"], wanted["start"], wanted["end"] + timedelta(days=1),
+        wanted["dimension"] or "all", wanted["value"], now=timezone.now(),
+    )  # fmt: skip
+    return queryset.filter(q), drill

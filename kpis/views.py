@@ -25,7 +25,9 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
+from complaints.models import RootCause
 from config.html import escaped_join
+from kpis.access import dashboard_teams
 from kpis.charts import chart
 from kpis.forms import DashboardForm
 from kpis.models import Dimension
@@ -41,8 +43,8 @@ from kpis.selectors import (
     trends,
 )
 from kpis.services import next_period
+from tickets.access import is_manager
 from tickets.models import Category, Channel, Priority, Team
-from tickets.selectors import is_manager
 
 User = get_user_model()
 
@@ -54,14 +56,6 @@ BREAKDOWNS = [
     Dimension.PRIORITY,
     Dimension.ROOT_CAUSE,
 ]
-
-
-def dashboard_teams(user):
-    """The teams whose figures ``user`` may see (all for a manager, their own for a supervisor); None: none."""
-    if is_manager(user):
-        return Team.objects.all()
-    supervised = Team.objects.filter(supervisor=user)
-    return supervised if supervised.exists() else None
 
 
 @lru_cache(maxsize=1)
@@ -96,8 +90,6 @@ def dimension_labels(dimension: str, values) -> dict[str, str]:
     elif dimension == Dimension.PRIORITY:
         labels.update(dict(Priority.choices))
     elif dimension == Dimension.ROOT_CAUSE:
-        from complaints.models import RootCause
-
         labels.update({str(r.pk): str(r) for r in RootCause.objects.filter(pk__in=values)})
         labels["none"] = _("(not yet known)")
     return labels
@@ -273,9 +265,14 @@ def scorecard(request: HttpRequest, username: str) -> HttpResponse:
     return render(request, "kpis/scorecard.html", context)
 
 
+#: What a spreadsheet reads as the start of a formula, the full-width forms included (Excel and WPS
+#: treat ＝＋－＠ like their ASCII forms when the cell is typed with a Chinese input method).
+FORMULA_PREFIXES = frozenset("=+-@\t\r＝＋－＠")
+
+
 def _safe_cell(value):
     """Text that a spreadsheet would run as a formula is written as text."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+    if isinstance(value, str) and value[:1] in FORMULA_PREFIXES:
         return "'" + value
     return value
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from rest_framework import generics, serializers
 
+from surveys.access import responses_for_user
 from surveys.filters import SurveyResponseFilter
 from surveys.models import SurveyResponse
-from surveys.selectors import responses_for_user
 
 
 class SurveyResponseOutputSerializer(serializers.ModelSerializer):

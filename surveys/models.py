@@ -5,14 +5,10 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
-from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
+from config.i18n import in_language
 from tickets.models import Ticket
-
-
-def _in_language(zh: str, en: str) -> str:
-    return zh if (get_language() or "").startswith("zh") else en
 
 
 class SurveyTemplate(models.Model):
@@ -46,15 +42,15 @@ class SurveyTemplate(models.Model):
 
     @property
     def intro(self) -> str:
-        return _in_language(self.intro_zh, self.intro_en)
+        return in_language(self.intro_zh, self.intro_en)
 
     @property
     def confidentiality(self) -> str:
-        return _in_language(self.confidentiality_zh, self.confidentiality_en)
+        return in_language(self.confidentiality_zh, self.confidentiality_en)
 
     @property
     def thanks(self) -> str:
-        return _in_language(self.thanks_zh, self.thanks_en)
+        return in_language(self.thanks_zh, self.thanks_en)
 
     @property
     def is_frozen(self) -> bool:
@@ -103,11 +99,11 @@ class Question(models.Model):
 
     @property
     def text(self) -> str:
-        return _in_language(self.text_zh, self.text_en)
+        return in_language(self.text_zh, self.text_en)
 
     @property
     def choices(self) -> list[str]:
-        return _in_language(self.choices_zh, self.choices_en) or []
+        return in_language(self.choices_zh, self.choices_en) or []
 
 
 class SurveyInvitation(models.Model):

@@ -22,6 +22,7 @@ from config.exceptions import ApplicationError
 from outbox.services import queue_email
 from surveys.models import QuestionKind, QuestionRole, SurveyInvitation, SurveyResponse, SurveyTemplate, detractor
 from tickets.models import Category, Channel, Priority, Ticket
+from tickets.services import create_ticket
 
 TOKEN_SALT = "surveys.invitation"
 
@@ -94,6 +95,11 @@ def invite_to_survey(ticket: Ticket) -> SurveyInvitation | None:
         ticket=ticket,
     )
     return invitation
+
+
+def invite_after_resolution(*, ticket: Ticket, by) -> None:
+    """``tickets.hooks.ticket_resolved``: the first resolution sends the survey."""
+    invite_to_survey(ticket)
 
 
 def find_invitation(token: str) -> SurveyInvitation | None:
@@ -179,8 +185,6 @@ def answers_for_display(response: SurveyResponse) -> list[tuple[str, str]]:
 def open_follow_up(response: SurveyResponse) -> Ticket:
     """Service recovery (闭环): a complaint ticket for the team's supervisor, quoting the answers,
     and an e-mail to that supervisor."""
-    from tickets.services import create_ticket
-
     original = response.ticket
     team = original.team
     supervisor = team.supervisor if team.supervisor and team.supervisor.is_active else None

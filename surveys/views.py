@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import wraps
+
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -13,15 +15,27 @@ from django.views.decorators.http import require_GET, require_http_methods
 from django_ratelimit.decorators import ratelimit
 
 from surveys import services
+from surveys.access import responses_for_user
 from surveys.filters import SurveyResponseFilter
 from surveys.forms import SurveyForm
-from surveys.selectors import responses_for_user
 
 LANGUAGE_CODES = {code for code, _name in settings.LANGUAGES}
 
 
 def _token_key(group: str, request: HttpRequest) -> str:
     return services.hash_token(request.resolver_match.kwargs.get("token", ""))
+
+
+def no_referrer(view):
+    """The link's token must not travel on in a Referer header to any page the survey links to."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        response = view(request, *args, **kwargs)
+        response["Referrer-Policy"] = "no-referrer"
+        return response
+
+    return wrapper
 
 
 def _page(request, template: str, context: dict, status: int = 200) -> HttpResponse:
@@ -32,8 +46,10 @@ def _page(request, template: str, context: dict, status: int = 200) -> HttpRespo
 
 @never_cache
 @require_http_methods(["GET", "POST"])
+@no_referrer
 @ratelimit(key="ip", rate="60/m", method="POST")
 @ratelimit(key=_token_key, rate="10/h", method="POST")
+@ratelimit(key="ip", rate=settings.SURVEY_GET_RATE, method="GET")
 def survey_answer(request: HttpRequest, token: str) -> HttpResponse:
     """GET shows the survey (and counts the opening: mail scanners open links, so GET
     never answers anything). POST stores the answers once."""

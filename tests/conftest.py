@@ -22,7 +22,7 @@ from rest_framework.test import APIClient
 from config.celery import app as celery_app
 from tests.factories import TeamFactory, UserFactory, make_ticket
 from tests.smtp import SMTPServer
-from tickets.selectors import MANAGERS_GROUP
+from tickets.access import MANAGERS_GROUP
 
 
 @pytest.fixture(autouse=True)

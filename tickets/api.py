@@ -15,9 +15,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from tickets import services
+from tickets.access import get_ticket_for_user, teams_for_user
 from tickets.filters import TicketFilter
 from tickets.models import Category, Channel, Priority, Team, Ticket
-from tickets.selectors import get_ticket_for_user, queue_for_user, teams_for_user
+from tickets.selectors import queue_for_user
 
 User = get_user_model()
 

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import django_filters
 from django import forms
 from django.contrib.auth import get_user_model
 from django.db.models import Q
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from tickets import hooks
+from tickets.access import teams_for_user
 from tickets.models import Category, Channel, Priority, Status, Team, Ticket
-from tickets.selectors import overdue_q, teams_for_user, text_search_q
+from tickets.selectors import overdue_q, text_search_q
 
 User = get_user_model()
 ANY = _("All")
@@ -78,25 +77,13 @@ class TicketFilter(django_filters.FilterSet):
         fields = ["q", "status", "priority", "category", "channel", "team", "assignee", "overdue"]
 
     def filter_queryset(self, queryset):
-        """The filters above, then the drill-down from a KPI figure when one is asked for."""
+        """The filters above, then what a link narrows the list to (the drill-down from a KPI figure)."""
         queryset = super().filter_queryset(queryset)
         self.drilldown = None
-        if "kpi" not in self.data:
-            return queryset
-        from kpis.forms import DrilldownForm
-        from kpis.registry import BY_KEY
-        from kpis.selectors import drilldown_q
-
-        drill = DrilldownForm(self.data)
-        self.drilldown = drill
-        if not drill.is_valid():
-            return queryset.none()
-        data = drill.cleaned_data
-        q = drilldown_q(
-            BY_KEY[data["kpi"]], data["part"], data["start"], data["end"] + timedelta(days=1),
-            data["dimension"] or "all", data["value"], now=timezone.now(),
-        )  # fmt: skip
-        return queryset.filter(q)
+        for narrowed in hooks.queue_narrowing.send(data=self.data, queryset=queryset):
+            if narrowed is not None:
+                queryset, self.drilldown = narrowed
+        return queryset
 
     def filter_text(self, queryset, name, value):
         return queryset.filter(text_search_q(value)) if value.strip() else queryset

@@ -1,4 +1,4 @@
-"""Reads that feed the ticket screens and the API, and the one access helper for tickets."""
+"""Reads that feed the ticket screens and the API (who may see what is in ``tickets.access``)."""
 
 from __future__ import annotations
 
@@ -7,72 +7,17 @@ from datetime import datetime
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 from django.db.models import F, Q, QuerySet
-from django.http import Http404
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
+from tickets.access import tickets_for_user
 from tickets.models import OPEN_STATUSES, Customer, SLAPolicy, Team, Ticket
 
 User = get_user_model()
-
-#: Members of this group (and superusers) see every team's tickets.
-MANAGERS_GROUP = "managers"
-
-
-def is_manager(user: AbstractBaseUser | AnonymousUser) -> bool:
-    if not user.is_authenticated:
-        return False
-    if user.is_superuser:
-        return True
-    cached = getattr(user, "_desk_is_manager", None)
-    if cached is None:
-        cached = user.groups.filter(name=MANAGERS_GROUP).exists()
-        user._desk_is_manager = cached  # type: ignore[union-attr]
-    return cached
-
-
-def teams_for_user(user) -> QuerySet[Team]:
-    """The teams whose tickets ``user`` works on: all of them for a manager."""
-    if is_manager(user):
-        return Team.objects.all()
-    return Team.objects.filter(Q(members=user) | Q(supervisor=user)).distinct()
-
-
-def tickets_for_user(user) -> QuerySet[Ticket]:
-    if not user.is_authenticated:
-        return Ticket.objects.none()
-    if is_manager(user):
-        return Ticket.objects.all()
-    # The ids themselves, not a subquery: with constants the planner can read the queue's
-    # (team, status, requested) index instead of joining a million tickets against the teams.
-    team_ids = list(Team.objects.filter(Q(members=user) | Q(supervisor=user)).values_list("id", flat=True).distinct())
-    return Ticket.objects.filter(team_id__in=team_ids)
-
-
-def get_ticket_for_user(user, pk: Any, *, write: bool = False) -> Ticket:
-    """The ticket ``pk`` if ``user`` may see it, else 404 (never 403: no existence leak).
-
-    Every ticket a user may read they may also act on; ``write`` is kept so
-    callers state their intent and a stricter rule has one place to live.
-    """
-    try:
-        pk = int(pk)
-    except (TypeError, ValueError):
-        raise Http404 from None
-    ticket = (
-        tickets_for_user(user)
-        .select_related("customer", "category", "team", "assignee", "team__supervisor")
-        .filter(pk=pk)
-        .first()
-    )
-    if ticket is None:
-        raise Http404
-    return ticket
 
 
 def overdue_q(now=None) -> Q:

@@ -23,7 +23,7 @@ from django.utils.translation import gettext_lazy
 
 from config.exceptions import ApplicationError
 from outbox.services import queue_email
-from surveys.services import invite_to_survey
+from tickets import hooks
 from tickets.models import (
     OPEN_STATUSES,
     REPEAT_WINDOW,
@@ -116,11 +116,16 @@ def _user_key(user) -> str | None:
     return user.get_username() if user else None
 
 
+def format_reference(number: int, at: datetime) -> str:
+    """The reference people read: SR-<local year>-<six-digit number>."""
+    return f"SR-{timezone.localtime(at).year}-{number:06d}"
+
+
 def next_reference(now: datetime) -> str:
     with connection.cursor() as cursor:
         cursor.execute("SELECT nextval('ticket_reference_seq')")
         (number,) = cursor.fetchone()
-    return f"SR-{timezone.localtime(now).year}-{number:06d}"
+    return format_reference(number, now)
 
 
 def find_or_create_customer(*, name: str, email: str = "", phone: str = "", language: str | None = None) -> Customer:
@@ -206,7 +211,8 @@ def create_ticket(
     complaint_source: str = "category",
 ) -> Ticket:
     """Open a ticket with its reference and SLA due times. Writes a ``created`` event; counts a
-    returning customer on their earlier ticket; opens the complaint of a complaint category.
+    returning customer on their earlier ticket; sends ``hooks.ticket_created`` (a complaint
+    category opens its complaint, config/reactions.py).
 
     With a ``request_key`` already used, returns the ticket that key created (a
     double submit or a client retry creates one ticket). Keys are per user."""
@@ -254,16 +260,8 @@ def create_ticket(
         return existing
     _record(ticket, EventKind.CREATED, by, at=now, after={"status": Status.NEW, "assignee": _user_key(assignee)})
     _count_repeat(ticket, by, now)
-    if category.is_complaint:
-        _open_complaint(ticket, by, complaint_source)
+    hooks.ticket_created.send(ticket=ticket, by=by, source=complaint_source)
     return ticket
-
-
-def _open_complaint(ticket: Ticket, by, source: str) -> None:
-    """Every ticket of a complaint category has its complaint record (complaints.services)."""
-    from complaints.services import open_complaint
-
-    open_complaint(ticket=ticket, by=by, source=source)
 
 
 def _count_repeat(ticket: Ticket, by, now: datetime) -> None:
@@ -355,8 +353,8 @@ def update_ticket(*, ticket: Ticket | int, by, request_key: str | None = None, *
         fields.append("assignee")
     _save(ticket, fields, now)
     _record(ticket, EventKind.UPDATED, by, at=now, before=before, after=after, request_key=request_key)
-    if "category" in fields and ticket.category.is_complaint:
-        _open_complaint(ticket, by, "category")
+    if "category" in fields:
+        hooks.ticket_category_changed.send(ticket=ticket, by=by)
     return ticket
 
 
@@ -495,13 +493,13 @@ def mark_pending(*, ticket: Ticket | int, by, note: str = "", request_key: str |
 
 @transaction.atomic
 def resolve_ticket(*, ticket: Ticket | int, by, note: str, request_key: str | None = None) -> Ticket:
-    """Resolved, with a resolution note. Sets ``resolved_at``. Writes a ``resolved`` event
-    and, the first time, the satisfaction survey invitation (surveys.services.invite_to_survey)."""
+    """Resolved, with a resolution note. Sets ``resolved_at``. Writes a ``resolved`` event and
+    sends ``hooks.ticket_resolved`` (the satisfaction survey invitation, config/reactions.py)."""
     note = (note or "").strip()
     if not note:
         raise ApplicationError(_("Describe how the problem was resolved."), field="note")
     ticket = _transition(ticket, "resolve", EventKind.RESOLVED, by, note, request_key, {"resolved_at": _NOW})
-    invite_to_survey(ticket)
+    hooks.ticket_resolved.send(ticket=ticket, by=by)
     return ticket
 
 

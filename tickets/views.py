@@ -24,11 +24,11 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from config.exceptions import ApplicationError
-from surveys.selectors import survey_panel
-from tickets import forms, services
+from tickets import forms, hooks, services
+from tickets.access import get_ticket_for_user, teams_for_user
 from tickets.filters import TicketFilter
 from tickets.models import Ticket
-from tickets.selectors import get_ticket_for_user, queue_for_user, sla_clock, teams_for_user, timeline_for
+from tickets.selectors import queue_for_user, sla_clock, timeline_for
 
 QUEUE_PAGE_SIZE = 25
 #: The queue counts its tickets up to this many; past it, it says "more than …" (counting a
@@ -167,7 +167,7 @@ def _detail(request: HttpRequest, ticket: Ticket, bound: dict[str, Any] | None =
         "forms": built,
         "side_actions": _side_actions(ticket, built),
         "overdue": ticket.is_overdue(now),
-        "survey": survey_panel(ticket),
+        "panels": [panel for panel in hooks.ticket_panels.send(ticket=ticket, user=request.user) if panel],
     }
     return render(request, "tickets/detail.html", context, status=status)
 

@@ -29,8 +29,8 @@ from kpis.models import KPIRun
 from tests.factories import TeamFactory, UserFactory
 from tests.integration.conftest import test_database_url as database_url_for_tests
 from tests.smtp import SMTPServer, free_port
+from tickets.access import MANAGERS_GROUP
 from tickets.models import Category, Ticket
-from tickets.selectors import MANAGERS_GROUP
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.slow]
 

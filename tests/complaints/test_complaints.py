@@ -13,8 +13,8 @@ from django.utils import timezone, translation
 from rest_framework.test import APIClient
 
 from complaints import services
+from complaints.access import complaints_for_user
 from complaints.models import Complaint, ComplaintStatus, RootCause
-from complaints.selectors import complaints_for_user
 from config.exceptions import ApplicationError
 from outbox.models import OutgoingEmail
 from surveys.models import SurveyResponse

@@ -22,8 +22,10 @@ from django.db import connection, transaction
 from django.db.models import Count
 from django.utils import timezone
 
+from complaints.services import open_missing_complaints
 from surveys.models import SurveyInvitation, SurveyResponse, SurveyTemplate
 from surveys.services import hash_token, token_for
+from tickets.access import MANAGERS_GROUP
 from tickets.models import (
     REPEAT_WINDOW,
     Category,
@@ -36,7 +38,8 @@ from tickets.models import (
     Ticket,
     TicketEvent,
 )
-from tickets.selectors import MANAGERS_GROUP, sla_policy_for
+from tickets.selectors import sla_policy_for
+from tickets.services import format_reference
 
 User = get_user_model()
 
@@ -254,7 +257,7 @@ class Command(BaseCommand):
         subject = rng.choice(SUBJECTS.get(category.slug, ["{p} 问题"])).format(p=product)
         agent = rng.choice(agents)
         ticket = Ticket(
-            reference=f"SR-{timezone.localtime(requested).year}-{number:06d}",
+            reference=format_reference(number, requested),
             subject=subject,
             description=f"客户来电反映:{subject}。产品型号 {product}。",
             customer=customer,
@@ -451,11 +454,7 @@ class Command(BaseCommand):
     @staticmethod
     def _complaints() -> None:
         """A complaint record for every demo ticket of a complaint category, as the desk keeps them."""
-        from importlib import import_module
-
-        from django.apps import apps
-
-        import_module("complaints.migrations.0002_defaults_schedule_and_backfill").backfill(apps)
+        open_missing_complaints()
 
     def _summary(self, users, teams, existing, created) -> None:
         total = Ticket.objects.filter(team__in=teams).count()

@@ -1,0 +1,33 @@
+"""What the other apps do when a ticket changes, wired in one place.
+
+``tickets`` imports no other domain app (checked by import-linter in ``make lint``); it
+announces what happens through ``tickets.hooks``, and this module is the whole list of
+who listens. Read it top to bottom to follow a ticket across the apps:
+
+    logged ─ complaint category ─→ complaints: open its complaint (level 1, SLA due)
+    category changed to complaint ─→ complaints: open its complaint
+    resolved ─→ surveys: the invitation and its e-mail (outbox), once per ticket
+    survey answered unhappily ─→ tickets.services.create_ticket: a follow-up for the
+                                  team's supervisor (surveys call down into tickets)
+    every KPI run ─→ kpis read tickets, surveys and complaints (kpis.registry)
+
+The ticket page shows the complaint and survey panels, and the queue narrows to the
+tickets behind a KPI figure, through the same hooks.
+"""
+
+from __future__ import annotations
+
+from complaints.services import complaint_panel, open_complaint_for_category
+from kpis.selectors import narrow_queue_to_figure
+from surveys.selectors import survey_panel
+from surveys.services import invite_after_resolution
+from tickets import hooks
+
+
+def connect() -> None:
+    hooks.ticket_created.connect(open_complaint_for_category)
+    hooks.ticket_category_changed.connect(open_complaint_for_category)
+    hooks.ticket_resolved.connect(invite_after_resolution)
+    hooks.ticket_panels.connect(complaint_panel)
+    hooks.ticket_panels.connect(survey_panel)
+    hooks.queue_narrowing.connect(narrow_queue_to_figure)

@@ -1,0 +1,18 @@
+"""Who may read which survey answers: the one place the rule is written. A customer reaches
+their own survey by its link's token alone (``surveys.services.find_invitation``)."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from surveys.models import SurveyResponse
+from tickets.access import tickets_for_user
+
+
+def responses_for_user(user) -> QuerySet[SurveyResponse]:
+    """The answers about tickets the user may see, newest first."""
+    return (
+        SurveyResponse.objects.filter(ticket__in=tickets_for_user(user))
+        .select_related("ticket", "ticket__team", "ticket__customer", "follow_up")
+        .order_by("-submitted_at", "-id")
+    )
