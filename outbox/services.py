@@ -7,13 +7,15 @@ the row simply waits for the sweeper (``sweep``, on the beat schedule).
 
 ``deliver`` claims a row with a conditional UPDATE before talking to SMTP, so
 concurrent workers and sweepers never send the same message twice. A failed
-attempt is retried with exponential backoff up to ``OUTBOX_MAX_ATTEMPTS``; the
-last error stays on the row, visible in admin.
+attempt is retried with exponential backoff up to ``OUTBOX_MAX_ATTEMPTS``; a permanent
+refusal (SMTP 5xx) fails the row at once. The last error stays on the row, visible in
+admin, where "send again" makes it due once more.
 """
 
 from __future__ import annotations
 
 import logging
+import smtplib
 from datetime import timedelta
 from typing import Any
 
@@ -73,6 +75,16 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(minutes=min(2 ** max(attempts - 1, 0), 360))
 
 
+def permanent_failure(error: Exception) -> bool:
+    """A 5xx answer from the mail server (no such mailbox, relaying denied, message refused):
+    trying again later cannot help. A 4xx answer, a timeout or a lost connection can."""
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _message in error.recipients.values()]
+        return bool(codes) and all(500 <= code < 600 for code in codes)
+    code = getattr(error, "smtp_code", None)
+    return isinstance(code, int) and 500 <= code < 600
+
+
 def deliver(pk: int) -> bool:
     """Claim and send one message. True when this call sent it; False when it was not
     due, already taken by another sender, or the attempt failed (then rescheduled)."""
@@ -96,7 +108,7 @@ def deliver(pk: int) -> bool:
         with get_connection(timeout=settings.EMAIL_TIMEOUT) as connection:
             connection.send_messages([message])
     except Exception as error:  # SMTP refused, timed out, DNS … : keep the reason, try later
-        gave_up = email.attempts >= settings.OUTBOX_MAX_ATTEMPTS
+        gave_up = permanent_failure(error) or email.attempts >= settings.OUTBOX_MAX_ATTEMPTS
         OutgoingEmail.objects.filter(pk=pk, status=EmailStatus.SENDING).update(
             status=EmailStatus.FAILED if gave_up else EmailStatus.PENDING,
             next_attempt_at=timezone.now() + backoff(email.attempts),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import smtplib
 import socket
 import threading
 import time
@@ -72,13 +73,13 @@ def test_delivery_speaks_smtp_and_marks_the_row_sent(smtp_server, ticket):
     assert len(smtp_server.messages) == 1
 
 
-def test_a_refusing_server_is_retried_with_backoff_and_the_error_is_kept(smtp_server, ticket, settings):
-    smtp_server.refuse = "550 Mailbox unavailable"
+def test_a_temporary_refusal_is_retried_with_backoff_and_the_error_is_kept(smtp_server, ticket, settings):
+    smtp_server.refuse = "451 Try again later"
     email = _queue(ticket=ticket, customer=ticket.customer)
     assert services.deliver(email.pk) is False
     email.refresh_from_db()
     assert email.status == EmailStatus.PENDING and email.attempts == 1
-    assert "550" in email.last_error
+    assert "451" in email.last_error
     assert email.next_attempt_at > timezone.now()
     assert services.sweep() == 0  # not due yet
     smtp_server.refuse = None
@@ -86,6 +87,29 @@ def test_a_refusing_server_is_retried_with_backoff_and_the_error_is_kept(smtp_se
     assert services.sweep() == 1
     email.refresh_from_db()
     assert email.status == EmailStatus.SENT and email.last_error == ""
+
+
+@pytest.mark.parametrize("reply", ["550 Mailbox unavailable", "554 Message refused"])
+def test_a_permanent_refusal_fails_the_message_at_once_and_send_again_still_works(smtp_server, ticket, reply):
+    smtp_server.refuse = reply
+    email = _queue(ticket=ticket, customer=ticket.customer)
+    assert services.deliver(email.pk) is False
+    email.refresh_from_db()
+    assert email.status == EmailStatus.FAILED and email.attempts == 1
+    assert reply[:3] in email.last_error
+    assert services.sweep() == 0 and not smtp_server.messages  # no retry of a refused message
+    smtp_server.refuse = None
+    assert services.retry_now(OutgoingEmail.objects.filter(pk=email.pk)) == 1
+    assert services.sweep() == 1
+    email.refresh_from_db()
+    assert email.status == EmailStatus.SENT and len(smtp_server.messages) == 1
+
+
+def test_a_refused_recipient_fails_at_once_but_a_busy_mailbox_is_retried():
+    refused = smtplib.SMTPRecipientsRefused
+    assert services.permanent_failure(refused({"a@example.com": (550, b"no such user")}))
+    assert not services.permanent_failure(refused({"a@example.com": (452, b"mailbox full")}))
+    assert not services.permanent_failure(TimeoutError("timed out"))
 
 
 def test_a_server_that_never_answers_times_out_and_is_retried(settings, ticket):

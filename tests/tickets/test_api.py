@@ -198,7 +198,9 @@ def test_a_wrong_password_gets_no_token(agent):
     assert response.status_code == 400 and "token" not in response.json()
 
 
-def test_the_openapi_schema_is_served_and_valid(client):
+def test_the_openapi_schema_is_served_to_a_signed_in_user_and_valid(client, agent):
+    assert client.get("/api/schema/").status_code in (401, 403)  # nothing for an anonymous visitor
+    client.force_login(agent)
     response = client.get("/api/schema/")
     assert response.status_code == 200
     schema = yaml.safe_load(response.content)
