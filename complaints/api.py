@@ -12,6 +12,7 @@ from complaints import services
 from complaints.access import complaints_for_user, get_complaint_for_user
 from complaints.filters import ComplaintFilter
 from complaints.models import Complaint, ConfirmationChannel, Severity
+from config.api import InputSerializer
 from tickets.access import get_ticket_for_user
 
 
@@ -56,22 +57,22 @@ class ComplaintOutputSerializer(serializers.ModelSerializer):
         return [name for name in ("buck", "perfunctory", "delay") if getattr(complaint, f"flag_{name}", False)]
 
 
-class RaiseInputSerializer(serializers.Serializer):
+class RaiseInputSerializer(InputSerializer):
     ticket = serializers.IntegerField()
     severity = serializers.ChoiceField(choices=Severity.choices, default=Severity.MINOR)
 
 
-class EscalateInputSerializer(serializers.Serializer):
+class EscalateInputSerializer(InputSerializer):
     reason = serializers.CharField(max_length=2000)
 
 
-class ConfirmationInputSerializer(serializers.Serializer):
+class ConfirmationInputSerializer(InputSerializer):
     channel = serializers.ChoiceField(choices=ConfirmationChannel.choices)
     contact = serializers.CharField(max_length=200)
     note = serializers.CharField(max_length=5000)
 
 
-class CloseInputSerializer(serializers.Serializer):
+class CloseInputSerializer(InputSerializer):
     note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
 
 

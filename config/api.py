@@ -1,21 +1,67 @@
-"""API plumbing shared by every app: domain errors become 400 with field errors."""
+"""API plumbing shared by every app: strict input, domain errors as 400 with field errors."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.http import Http404, HttpRequest, JsonResponse
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django_ratelimit.decorators import ratelimit
 from django_ratelimit.exceptions import Ratelimited
-from rest_framework import exceptions
+from rest_framework import exceptions, serializers
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from config.exceptions import ApplicationError
+
+
+class InputSerializer(serializers.Serializer):
+    """What a client sends: every key must be a field this operation takes.
+
+    An unknown key (a typo, a field of another operation) or a read-only one (``status``,
+    ``reference``…) is a 400 naming it, and nothing is stored: a client must not believe a
+    change was made that was silently dropped. ``read_only_names`` lists the resource's
+    fields a client may read but not write here."""
+
+    read_only_names: frozenset[str] = frozenset()
+    #: At most this many unexpected keys are named one by one.
+    NAMED = 20
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, Mapping):
+            unexpected = sorted(str(key) for key in data if key not in self.fields)
+            if unexpected:
+                errors = {
+                    key: [_("This field is read-only.") if key in self.read_only_names else _("Unknown field.")]
+                    for key in unexpected[: self.NAMED]
+                }
+                if len(unexpected) > self.NAMED:
+                    errors["non_field_errors"] = [
+                        _("%(count)d more unknown fields.") % {"count": len(unexpected) - self.NAMED}
+                    ]
+                raise serializers.ValidationError(errors)
+        return super().to_internal_value(data)
+
+
+class AwareDateTimeField(serializers.DateTimeField):
+    """A time with its UTC offset: "2026-01-02T10:00:00" alone could be Beijing's or the server's."""
+
+    default_error_messages = {
+        "naive": _("Give the time with its UTC offset, e.g. 2026-01-02T10:00:00+08:00."),
+    }
+
+    def to_internal_value(self, value: Any) -> Any:
+        if isinstance(value, str):
+            parsed = parse_datetime(value.strip())
+            if parsed is not None and timezone.is_naive(parsed):
+                self.fail("naive")
+        return super().to_internal_value(value)
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:

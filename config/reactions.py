@@ -11,6 +11,9 @@ who listens. Read it top to bottom to follow a ticket across the apps:
                                   team's supervisor (surveys call down into tickets)
     every KPI run ─→ kpis read tickets, surveys and complaints (kpis.registry)
 
+Secret links in e-mail (a survey's) are written in only as a message is sent
+(``outbox.links``): the stored rows never hold a working link.
+
 The ticket page shows the complaint and survey panels, and the queue narrows to the
 tickets behind a KPI figure, through the same hooks.
 """
@@ -19,8 +22,9 @@ from __future__ import annotations
 
 from complaints.services import complaint_panel, open_complaint_for_category
 from kpis.selectors import narrow_queue_to_figure
+from outbox import links
 from surveys.selectors import survey_panel
-from surveys.services import invite_after_resolution
+from surveys.services import invite_after_resolution, survey_link
 from tickets import hooks
 
 
@@ -31,3 +35,4 @@ def connect() -> None:
     hooks.ticket_panels.connect(complaint_panel)
     hooks.ticket_panels.connect(survey_panel)
     hooks.queue_narrowing.connect(narrow_queue_to_figure)
+    links.register("survey", survey_link)

@@ -26,6 +26,7 @@ from django.db.models import F, Q
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
+from outbox import links
 from outbox.models import EmailStatus, OutgoingEmail
 
 logger = logging.getLogger(__name__)
@@ -85,6 +86,20 @@ def permanent_failure(error: Exception) -> bool:
     return isinstance(code, int) and 500 <= code < 600
 
 
+def _message(email: OutgoingEmail) -> EmailMultiAlternatives:
+    """The message as it goes out: secret links written in now (``outbox.links``), never stored."""
+    message = EmailMultiAlternatives(
+        subject=email.subject,
+        body=links.fill(email.body_text),
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[email.to],
+        headers={"Message-ID": email.message_id, "Auto-Submitted": "auto-generated"},
+    )
+    if email.body_html:
+        message.attach_alternative(links.fill(email.body_html), "text/html")
+    return message
+
+
 def deliver(pk: int) -> bool:
     """Claim and send one message. True when this call sent it; False when it was not
     due, already taken by another sender, or the attempt failed (then rescheduled)."""
@@ -95,15 +110,14 @@ def deliver(pk: int) -> bool:
     if not claimed:
         return False
     email = OutgoingEmail.objects.get(pk=pk)
-    message = EmailMultiAlternatives(
-        subject=email.subject,
-        body=email.body_text,
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        to=[email.to],
-        headers={"Message-ID": email.message_id, "Auto-Submitted": "auto-generated"},
-    )
-    if email.body_html:
-        message.attach_alternative(email.body_html, "text/html")
+    try:
+        message = _message(email)
+    except Exception as error:  # a link whose object is gone: nothing to send, ever
+        OutgoingEmail.objects.filter(pk=pk).update(
+            status=EmailStatus.FAILED, locked_until=None, last_error=f"{error.__class__.__name__}: {error}"[:2000]
+        )
+        logger.warning("E-mail %s could not be written: %s", pk, error)
+        return False
     try:
         with get_connection(timeout=settings.EMAIL_TIMEOUT) as connection:
             connection.send_messages([message])

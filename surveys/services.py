@@ -19,6 +19,7 @@ from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext as _
 
 from config.exceptions import ApplicationError
+from outbox import links
 from outbox.services import queue_email
 from surveys.models import QuestionKind, QuestionRole, SurveyInvitation, SurveyResponse, SurveyTemplate, detractor
 from tickets.models import Category, Channel, Priority, Ticket
@@ -56,11 +57,16 @@ def active_template() -> SurveyTemplate | None:
     return SurveyTemplate.objects.filter(is_active=True).first()
 
 
+def survey_link(pk: int) -> str:
+    """``outbox.links``: the working link of invitation ``pk``, written into its e-mail as it is sent."""
+    return survey_url(SurveyInvitation.objects.get(pk=pk))
+
+
 def _email_context(invitation: SurveyInvitation) -> dict[str, Any]:
     return {
         "ticket": invitation.ticket,
         "customer": invitation.ticket.customer,
-        "url": survey_url(invitation),
+        "url": links.placeholder("survey", invitation.pk),
         "expires_at": invitation.expires_at,
         "desk_name": settings.DESK_NAME,
     }

@@ -38,6 +38,10 @@ def no_referrer(view):
     return wrapper
 
 
+def _get_rate(group: str, request: HttpRequest) -> str:
+    return settings.SURVEY_GET_RATE
+
+
 def _page(request, template: str, context: dict, status: int = 200) -> HttpResponse:
     response = render(request, template, context, status=status)
     response["X-Robots-Tag"] = "noindex, nofollow"
@@ -49,7 +53,7 @@ def _page(request, template: str, context: dict, status: int = 200) -> HttpRespo
 @no_referrer
 @ratelimit(key="ip", rate="60/m", method="POST")
 @ratelimit(key=_token_key, rate="10/h", method="POST")
-@ratelimit(key="ip", rate=settings.SURVEY_GET_RATE, method="GET")
+@ratelimit(key="ip", rate=_get_rate, method="GET")
 def survey_answer(request: HttpRequest, token: str) -> HttpResponse:
     """GET shows the survey (and counts the opening: mail scanners open links, so GET
     never answers anything). POST stores the answers once."""

@@ -50,6 +50,8 @@ def _test_settings():
             **django_settings.STORAGES,
             "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
         },
+        # Every test opens survey pages from 127.0.0.1; the limit has its own test, from its own address.
+        SURVEY_GET_RATE="10000/m",
         # Rate-limit counters live in Redis, which outlives a test run: each run counts afresh.
         CACHES={
             **django_settings.CACHES,

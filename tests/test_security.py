@@ -129,3 +129,88 @@ class TestLoginThrottling:
             .post("/api/auth/token/", {"username": "lilei", "password": PASSWORD})
             .json()["token"]
         )
+
+
+@pytest.mark.django_db
+class TestErrorPages:
+    """With DEBUG off (as the suite runs), errors are the desk's own pages, in the visitor's language."""
+
+    @pytest.mark.parametrize(("language", "title"), [("zh-hans", "页面不存在"), ("en", "Page not found")])
+    def test_a_missing_page_is_branded_and_bilingual(self, client, language, title):
+        response = client.get("/no/such/page/", HTTP_ACCEPT_LANGUAGE=language)
+        html = response.content.decode()
+        assert response.status_code == 404 and title in html and 'href="/"' in html
+        assert "Traceback" not in html and "urlpatterns" not in html
+
+    def test_a_server_error_shows_the_desks_page_without_detail(self, settings):
+        from django.test import Client
+
+        settings.ROOT_URLCONF = "tests.error_urls"
+        response = Client(raise_request_exception=False).get("/boom/", HTTP_ACCEPT_LANGUAGE="en")
+        html = response.content.decode()
+        assert response.status_code == 500 and "Something went wrong" in html
+        assert "ZeroDivisionError" not in html and "Traceback" not in html
+
+    def test_the_api_answers_json_even_to_a_browser(self, agent, ticket):
+        client = APIClient()
+        client.force_authenticate(agent)
+        accept = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+        response = client.get("/api/tickets/", HTTP_ACCEPT=accept)
+        assert response.status_code == 200 and response["Content-Type"].startswith("application/json")
+        assert response.json()["results"][0]["reference"] == ticket.reference
+
+
+class TestLogs:
+    def _console(self):
+        import logging
+
+        (handler,) = [h for h in logging.getLogger().handlers if type(h) is logging.StreamHandler]
+        return handler
+
+    def _captured(self, action) -> str:
+        import io
+
+        handler = self._console()
+        stream = io.StringIO()
+        previous = handler.setStream(stream)
+        try:
+            action()
+        finally:
+            handler.setStream(previous)
+        return stream.getvalue()
+
+    @pytest.mark.django_db
+    def test_a_refused_host_header_is_one_warning_line_without_a_traceback(self, client):
+        out = self._captured(lambda: client.get("/healthz", HTTP_HOST="evil.example"))
+        assert "Invalid HTTP_HOST header" in out and "Traceback" not in out
+        assert len(out.strip().splitlines()) == 1
+
+    @pytest.mark.django_db
+    def test_an_oversized_body_is_one_warning_line_without_a_traceback(self, client, settings):
+        settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+        out = self._captured(lambda: client.post("/accounts/login/", {"username": "x" * 5000, "password": "y"}))
+        assert "Traceback" not in out and len(out.strip().splitlines()) == 1
+
+    @pytest.mark.django_db
+    def test_a_survey_token_never_reaches_the_log(self, client):
+        token = "AbCdEfGhIjKlMnOpQrStUvWxYz0123456789_-abcdefg"
+        out = self._captured(lambda: client.get(f"/s/{token}/"))
+        assert "Not Found" in out and "/s/***/" in out and token not in out
+
+    def test_the_access_log_masks_survey_and_reset_tokens(self):
+        from types import SimpleNamespace
+
+        from gunicorn.config import Config
+
+        from config.gunicorn import MaskingLogger
+
+        token = "AbCdEfGhIjKlMnOpQrStUvWxYz0123456789_-abcdefg"
+        logger = MaskingLogger(Config())
+        for path, shown in [(f"/s/{token}/", "/s/***/"), (f"/accounts/reset/MQ/{token}/", "/accounts/reset/***/***/")]:
+            request = SimpleNamespace(method="GET", path=path, query="", uri=path, version=(1, 1), headers=[])
+            response = SimpleNamespace(status="200 OK", sent=10, headers=[])
+            environ = {"REQUEST_METHOD": "GET", "RAW_URI": path, "SERVER_PROTOCOL": "HTTP/1.1", "PATH_INFO": path}
+            from datetime import timedelta
+
+            atoms = logger.atoms(response, request, environ, timedelta(milliseconds=3))
+            assert token not in atoms["r"] + atoms["U"] and shown in atoms["r"] and atoms["U"] == shown

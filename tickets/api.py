@@ -14,6 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.api import AwareDateTimeField, InputSerializer
 from tickets import services
 from tickets.access import get_ticket_for_user, teams_for_user
 from tickets.filters import TicketFilter
@@ -41,7 +42,21 @@ class NulSafeSlugRelatedField(serializers.SlugRelatedField):
         return super().to_internal_value(data)
 
 
-class CustomerSerializer(serializers.Serializer):
+TICKET_FIELDS = (
+    "id", "reference", "subject", "description", "customer", "product", "serial_number", "category", "channel",
+    "priority", "status", "team", "assignee", "requested_at", "first_response_at", "resolved_at", "closed_at",
+    "response_due_at", "resolution_due_at", "reopen_count", "reassign_count", "labour_cost", "logistics_cost",
+    "other_cost", "created_at", "updated_at",
+)  # fmt: skip
+
+
+class TicketInputSerializer(InputSerializer):
+    """Input about a ticket: its other fields are named as read-only when sent."""
+
+    read_only_names = frozenset(TICKET_FIELDS)
+
+
+class CustomerSerializer(InputSerializer):
     name = serializers.CharField(max_length=200)
     email = serializers.EmailField(max_length=254, required=False, allow_blank=True)
     phone = serializers.CharField(max_length=40, required=False, allow_blank=True)
@@ -60,34 +75,7 @@ class TicketOutputSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Ticket
-        fields = [
-            "id",
-            "reference",
-            "subject",
-            "description",
-            "customer",
-            "product",
-            "serial_number",
-            "category",
-            "channel",
-            "priority",
-            "status",
-            "team",
-            "assignee",
-            "requested_at",
-            "first_response_at",
-            "resolved_at",
-            "closed_at",
-            "response_due_at",
-            "resolution_due_at",
-            "reopen_count",
-            "reassign_count",
-            "labour_cost",
-            "logistics_cost",
-            "other_cost",
-            "created_at",
-            "updated_at",
-        ]
+        fields = TICKET_FIELDS
         read_only_fields = fields
 
     @extend_schema_field(CustomerSerializer)
@@ -95,7 +83,7 @@ class TicketOutputSerializer(serializers.ModelSerializer):
         return {"name": ticket.customer.name, "email": ticket.customer.email, "phone": ticket.customer.phone}
 
 
-class _TeamScopedSerializer(serializers.Serializer):
+class _TeamScopedSerializer(TicketInputSerializer):
     """Limits ``team`` to the requesting user's teams and ``assignee`` to active users."""
 
     def __init__(self, *args, **kwargs):
@@ -122,7 +110,7 @@ class TicketCreateInputSerializer(_TeamScopedSerializer):
         allow_null=True,
         default=None,
     )
-    requested_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    requested_at = AwareDateTimeField(required=False, allow_null=True, default=None)
 
 
 class TicketUpdateInputSerializer(_TeamScopedSerializer):
@@ -134,30 +122,30 @@ class TicketUpdateInputSerializer(_TeamScopedSerializer):
     channel = serializers.ChoiceField(choices=Channel.choices, required=False)
     priority = serializers.ChoiceField(choices=Priority.choices, required=False)
     team = serializers.PrimaryKeyRelatedField(queryset=Team.objects.none(), required=False)
-    requested_at = serializers.DateTimeField(required=False)
+    requested_at = AwareDateTimeField(required=False)
     labour_cost = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, required=False)
     logistics_cost = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, required=False)
     other_cost = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, required=False)
 
 
-class ReplyInputSerializer(serializers.Serializer):
+class ReplyInputSerializer(TicketInputSerializer):
     body = serializers.CharField(max_length=20000)
     internal = serializers.BooleanField(default=False, help_text="true: an internal note, never sent to the customer.")
 
 
-class AssignInputSerializer(serializers.Serializer):
+class AssignInputSerializer(TicketInputSerializer):
     assignee = NulSafeSlugRelatedField(slug_field="username", queryset=User.objects.filter(is_active=True))
 
 
-class NoteInputSerializer(serializers.Serializer):
+class NoteInputSerializer(TicketInputSerializer):
     note = serializers.CharField(max_length=20000, required=False, allow_blank=True, default="")
 
 
-class ResolveInputSerializer(serializers.Serializer):
+class ResolveInputSerializer(TicketInputSerializer):
     note = serializers.CharField(max_length=20000)
 
 
-class ReopenInputSerializer(serializers.Serializer):
+class ReopenInputSerializer(TicketInputSerializer):
     reason = serializers.CharField(max_length=2000)
 
 

@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from outbox import links
 from outbox.models import OutgoingEmail
 from surveys.models import SurveyResponse
 from tests.factories import CustomerFactory, make_ticket
@@ -23,7 +24,7 @@ def test_a_customer_answers_on_a_phone_and_sees_the_thank_you_page(
     customer = CustomerFactory(email="phone@example.com", preferred_language=language)
     ticket = make_ticket(team=team, by=agent, customer=customer, subject="洗衣机 <b>漏水</b>")
     services.resolve_ticket(ticket=ticket, by=agent, note="已更换进水阀")
-    body = OutgoingEmail.objects.get(kind="survey_invitation").body_text
+    body = links.fill(OutgoingEmail.objects.get(kind="survey_invitation").body_text)
     path = re.search(r"/s/[\w-]+/", body).group(0)
 
     page = page_factory(**PHONE)
@@ -47,7 +48,7 @@ def test_a_customer_answers_on_a_phone_and_sees_the_thank_you_page(
 def test_a_missing_answer_is_marked_and_the_other_answers_are_kept(live_server, page_factory, team, agent):
     ticket = make_ticket(team=team, by=agent, customer=CustomerFactory(preferred_language="zh-hans"))
     services.resolve_ticket(ticket=ticket, by=agent, note="done")
-    path = re.search(r"/s/[\w-]+/", OutgoingEmail.objects.get(kind="survey_invitation").body_text).group(0)
+    path = re.search(r"/s/[\w-]+/", links.fill(OutgoingEmail.objects.get(kind="survey_invitation").body_text)).group(0)
 
     page = page_factory(**PHONE)
     page.goto(live_server.url + path)

@@ -190,6 +190,18 @@ class TestExport:
         labels = [row[0] for row in rows[1:]]
         assert "'=cmd|' /C calc'!A0" in labels  # stored as text, not a formula
 
+    @pytest.mark.parametrize("prefix", ["＝", "＋", "－", "＠"])
+    @pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+    def test_full_width_formula_signs_are_neutralised_too(self, client, manager, figures_today, agent, prefix, fmt):
+        agent.first_name = prefix + "SUM(1,2)"
+        agent.save()
+        response = _manager_client(client, manager).get(f"/dashboard/export/agent.{fmt}?period=today")
+        if fmt == "csv":
+            labels = [row[0] for row in csv.reader(io.StringIO(response.content.decode("utf-8").lstrip("\ufeff")))]
+        else:
+            labels = [row[0].value for row in load_workbook(io.BytesIO(response.content)).active.iter_rows()]
+        assert "'" + prefix + "SUM(1,2)" in labels and prefix + "SUM(1,2)" not in labels
+
     def test_the_summary_as_xlsx_parses_back(self, client, manager, figures_today):
         response = _manager_client(client, manager).get("/dashboard/export/summary.xlsx?period=today",
                                                         HTTP_ACCEPT_LANGUAGE="zh-CN")  # fmt: skip

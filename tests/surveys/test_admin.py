@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from django.test import Client
 
+from outbox.models import OutgoingEmail
 from surveys.models import SurveyTemplate
 from tests.factories import UserFactory
 from tickets import services as ticket_services
@@ -51,16 +53,20 @@ def test_survey_admin_lists_open(admin_client, model):
     assert admin_client.get(f"/admin/surveys/{model}/").status_code == 200
 
 
-def test_the_developer_outbox_exists_only_with_debug(admin_client, ticket, agent, rf, settings):
+def test_the_developer_outbox_exists_only_with_debug_and_only_for_staff(admin_client, ticket, agent, settings):
     assert admin_client.get("/dev/outbox/").status_code == 404  # DEBUG is off here
-    from outbox.views import dev_outbox_message
-
     ticket_services.resolve_ticket(ticket=ticket, by=agent, note="done")
-    from outbox.models import OutgoingEmail
-
     email = OutgoingEmail.objects.get(kind="survey_invitation")
     settings.DEBUG = True
-    request = rf.get("/")
-    request.user = agent
-    html = dev_outbox_message(request, email.pk).content.decode()
-    assert f'<a href="{settings.SITE_URL}/s/' in html  # the link is clickable
+    agent_client = Client()
+    agent_client.force_login(agent)
+    for path in ("/dev/outbox/", f"/dev/outbox/{email.pk}/"):
+        anonymous = Client().get(path)
+        assert (
+            anonymous.status_code == 302 and "login" in anonymous["Location"]
+        )  # addresses and links: not for visitors
+        assert agent_client.get(path).status_code == 302  # nor for agents who are not staff
+    page = admin_client.get(f"/dev/outbox/{email.pk}/")
+    assert page.status_code == 200, page
+    html = page.content.decode()
+    assert f'<a href="{settings.SITE_URL}/s/' in html  # the link is written in, clickable

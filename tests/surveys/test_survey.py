@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import random
 import re
+import secrets
 from datetime import timedelta
 
 import pytest
 import time_machine
 from django.utils import timezone
 
+from outbox import links
+from outbox import services as outbox_services
 from outbox.models import OutgoingEmail
 from surveys import services
 from surveys.models import SurveyInvitation, SurveyResponse, SurveyTemplate
@@ -37,7 +40,7 @@ def _resolve(ticket, by):
 
 def _link(ticket) -> str:
     email = OutgoingEmail.objects.get(ticket=ticket, kind="survey_invitation")
-    return re.search(r"http://\S+/s/[\w-]+/", email.body_text).group(0)
+    return re.search(r"http://\S+/s/[\w-]+/", links.fill(email.body_text)).group(0)
 
 
 def _path(ticket) -> str:
@@ -59,6 +62,33 @@ class TestInvitation:
         token = link.rstrip("/").rsplit("/", 1)[1]
         assert len(token) >= 43  # 256 bits, base64
         assert token not in str(SurveyInvitation.objects.filter(pk=invitation.pk).values().get())  # only a hash
+        # The stored message holds no working link either: it is written in as the message goes out.
+        stored = str(OutgoingEmail.objects.filter(pk=email.pk).values().get())
+        assert token not in stored and "[[link:survey:" in email.body_text and "[[link:survey:" in email.body_html
+
+    def test_the_sent_message_carries_the_working_link_and_the_outbox_keeps_none(self, resolved, smtp_server):
+        email = OutgoingEmail.objects.get(kind="survey_invitation")
+        assert outbox_services.deliver(email.pk) is True
+        (message,) = smtp_server.wait_for(1)
+        link = _link(resolved)
+        assert link in smtp_server.text_of(message)
+        email.refresh_from_db()
+        assert email.status == "sent" and link.rsplit("/s/", 1)[1] not in email.body_text + email.body_html
+
+    def test_the_survey_page_tells_the_browser_to_send_no_referrer(self, resolved, client, client_ip):
+        response = client.get(_path(resolved), REMOTE_ADDR=client_ip)
+        assert response.status_code == 200 and response["Referrer-Policy"] == "no-referrer"
+        gone = client.get("/s/" + "x" * 43 + "/", REMOTE_ADDR=client_ip)
+        assert gone.status_code == 404 and gone["Referrer-Policy"] == "no-referrer"
+
+    def test_opening_survey_pages_is_rate_limited_per_address(self, resolved, client, settings):
+        settings.SURVEY_GET_RATE = "30/m"
+        address = f"203.0.113.{random.randrange(1, 255)}"
+        for _ in range(5):  # a mail scanner opening one link a few times is fine
+            assert client.get(_path(resolved), REMOTE_ADDR=address).status_code == 200
+        answers = [client.get(f"/s/{secrets.token_urlsafe(32)}/", REMOTE_ADDR=address).status_code for _ in range(40)]
+        assert answers[:25] == [404] * 25 and set(answers[25:]) == {429}
+        assert client.get(_path(resolved), REMOTE_ADDR="198.51.100.7").status_code == 200  # another address
 
     def test_a_customer_without_an_address_gets_no_survey_and_the_page_says_so(self, team, agent, agent_client):
         ticket = _resolve(make_ticket(team=team, by=agent, customer=CustomerFactory(email="")), agent)
@@ -232,7 +262,7 @@ class TestReminder:
         with time_machine.travel(timezone.now() + timedelta(days=6)):
             assert services.send_due_reminders() == 0
         reminder = OutgoingEmail.objects.get(kind="survey_reminder")
-        assert _link(resolved).split("/s/")[1] in reminder.body_text  # the same link
+        assert _link(resolved).split("/s/")[1] in links.fill(reminder.body_text)  # the same link
 
     def test_no_reminder_once_answered_or_expired(self, resolved, team, agent, client, client_ip):
         client.post(_path(resolved), GOOD, REMOTE_ADDR=client_ip)

@@ -208,3 +208,39 @@ def test_the_openapi_schema_is_served_to_a_signed_in_user_and_valid(client, agen
     assert schema["openapi"].startswith("3.")
     for path in ("/api/tickets/", "/api/tickets/{id}/", "/api/tickets/{id}/replies/", "/api/auth/token/"):
         assert path in schema["paths"], path
+
+
+class TestStrictInput:
+    """What the API cannot take is refused with the field named, and nothing is stored."""
+
+    def test_unknown_keys_are_refused_by_name(self, api, team):
+        body = _new(team, **{f"extra{i}": "x" for i in range(5000)})
+        response = api.post("/api/tickets/", body, format="json")
+        assert response.status_code == 400
+        errors = response.json()
+        assert errors["extra0"] == ["Unknown field."] and "4980 more unknown fields." in errors["non_field_errors"][0]
+        assert not Ticket.objects.exists() and not Customer.objects.exists()
+
+    def test_a_misspelt_nested_customer_key_is_refused(self, api, team):
+        body = _new(team, customer={"name": "韩梅梅", "emial": "han@example.com", "phone": "137"})
+        response = api.post("/api/tickets/", body, format="json")
+        assert response.status_code == 400 and response.json()["customer"]["emial"] == ["Unknown field."]
+        assert not Ticket.objects.exists()
+
+    def test_a_time_without_its_offset_is_refused(self, api, team):
+        response = api.post("/api/tickets/", _new(team, requested_at="2026-01-02T10:00:00"), format="json")
+        assert response.status_code == 400 and "offset" in response.json()["requested_at"][0]
+        assert not Ticket.objects.exists()
+
+    @pytest.mark.parametrize("field", ["status", "reference", "resolved_at", "reopen_count"])
+    def test_a_read_only_field_in_an_update_is_refused_and_nothing_changes(self, api, ticket, field):
+        before = Ticket.objects.filter(pk=ticket.pk).values().get()
+        response = api.patch(f"/api/tickets/{ticket.pk}/", {"subject": "新标题", field: "closed"}, format="json")
+        assert response.status_code == 400 and response.json()[field] == ["This field is read-only."]
+        assert Ticket.objects.filter(pk=ticket.pk).values().get() == before
+
+    def test_an_action_takes_only_its_own_fields(self, api, ticket):
+        response = api.post(f"/api/tickets/{ticket.pk}/resolve/", {"note": "修好了", "status": "closed"}, format="json")
+        assert response.status_code == 400 and response.json()["status"] == ["This field is read-only."]
+        ticket.refresh_from_db()
+        assert ticket.status == "new"
