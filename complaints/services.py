@@ -36,7 +36,7 @@ from complaints.models import (
     policy_for,
 )
 from complaints.taboos import delay_q
-from config.exceptions import ApplicationError
+from config.exceptions import ApplicationError, NotAllowed
 from outbox.services import queue_email
 from surveys.models import SurveyResponse
 from tickets import services as ticket_services
@@ -78,7 +78,7 @@ def _check_open(complaint: Complaint) -> None:
 
 def _check_handler(user, complaint: Complaint) -> None:
     if not can_act(user, complaint):
-        raise ApplicationError(_("Only the complaint's current handler or a manager can do this."))
+        raise NotAllowed(_("Only the complaint's current handler or a manager can do this."))
 
 
 @transaction.atomic
@@ -144,7 +144,7 @@ def escalate_complaint(*, complaint: Complaint | int, by, reason: str, automatic
     complaint = _locked(complaint)
     _check_open(complaint)
     if not automatic and not can_escalate(by, complaint):
-        raise ApplicationError(_("Only the handler, the team's supervisor or a manager can escalate this complaint."))
+        raise NotAllowed(_("Only the handler, the team's supervisor or a manager can escalate this complaint."))
     if complaint.level >= Level.MANAGER:
         raise ApplicationError(_("The complaint is already with a manager, the highest level."))
     now = timezone.now()

@@ -66,7 +66,7 @@ class AwareDateTimeField(serializers.DateTimeField):
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, ApplicationError):
-        return Response(exc.as_dict(), status=400)
+        return Response(exc.as_dict(), status=exc.status_code)
     if isinstance(exc, Ratelimited):
         return Response({"detail": _("Too many attempts. Please wait a few minutes and try again.")}, status=429)
     if isinstance(exc, Http404):

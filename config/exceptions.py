@@ -12,6 +12,8 @@ class ApplicationError(Exception):
     answers 400 with ``{field or "non_field_errors": [message]}``.
     """
 
+    status_code = 400
+
     def __init__(self, message: str, *, field: str | None = None):
         super().__init__(message)
         self.message = message
@@ -23,3 +25,15 @@ class ApplicationError(Exception):
 
     def as_dict(self) -> dict[str, list[str]]:
         return {self.field or "non_field_errors": [str(self.message)]}
+
+
+class NotAllowed(ApplicationError):
+    """The user may see the object but not do this to it (not its handler, say): 403 in the API."""
+
+    status_code = 403
+
+
+class Conflict(ApplicationError):
+    """The request collides with a change made meanwhile (a stale form, a reused key): 409 in the API."""
+
+    status_code = 409

@@ -250,6 +250,11 @@ def test_the_api_flow_list_raise_read_escalate_confirm_close(team, agent, superv
     assert api.post(f"/api/complaints/{pk}/close/", {}, format="json").status_code == 400
     escalated = api.post(f"/api/complaints/{pk}/escalate/", {"reason": "客户情绪激动"}, format="json").json()
     assert (escalated["level"], escalated["handler"]) == (2, "carol")
+    # The previous handler still sees the complaint, but may no longer close or change it: 403, not 400.
+    refused = api.post(f"/api/complaints/{pk}/close/", {"note": "我来关"}, format="json")
+    assert refused.status_code == 403 and refused.json()["non_field_errors"]
+    assert api.post(f"/api/complaints/{pk}/confirmation/",
+                    {"channel": "email", "contact": "x", "note": "y"}, format="json").status_code == 403  # fmt: skip
     api.force_authenticate(supervisor)
     confirmed = api.post(f"/api/complaints/{pk}/confirmation/",
                          {"channel": "email", "contact": "客户邮件", "note": "满意"}, format="json")  # fmt: skip
