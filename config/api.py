@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import hashlib
+import json
+from collections.abc import Callable, Mapping
 from typing import Any
 
+from django.db import IntegrityError, transaction
 from django.http import Http404, HttpRequest, JsonResponse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -15,10 +18,12 @@ from django_ratelimit.decorators import ratelimit
 from django_ratelimit.exceptions import Ratelimited
 from rest_framework import exceptions, serializers
 from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from config.exceptions import ApplicationError
+from config.exceptions import ApplicationError, Conflict
+from config.models import IdempotencyKey
 
 
 class InputSerializer(serializers.Serializer):
@@ -62,6 +67,45 @@ class AwareDateTimeField(serializers.DateTimeField):
             if parsed is not None and timezone.is_naive(parsed):
                 self.fail("naive")
         return super().to_internal_value(value)
+
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+
+def idempotent(request: Request, act: Callable[[], Response]) -> Response:
+    """Carry out ``act`` once per ``Idempotency-Key`` of this user.
+
+    The key is scoped to the user and names one request (method, path and body): a retry
+    of it gets the first answer again, without acting twice; the same key sent with another
+    request (another action, another ticket, another body) is a 409 and does nothing. A
+    request that failed stores nothing, so its retry runs afresh."""
+    key = request.headers.get(IDEMPOTENCY_HEADER, "").strip()
+    if not key:
+        return act()
+    if len(key) > 200 or "\x00" in key:
+        raise serializers.ValidationError({IDEMPOTENCY_HEADER: [_("Use a key of at most 200 characters.")]})
+    described = f"{request.method} {request.path}"[:300]
+    body = json.dumps(request.data, sort_keys=True, default=str, ensure_ascii=False)
+    fingerprint = hashlib.sha256(f"{described}\n{body}".encode()).hexdigest()
+    with transaction.atomic():
+        # Two retries at once: the second insert waits for the first to commit, then finds its row.
+        try:
+            with transaction.atomic():
+                record = IdempotencyKey.objects.create(
+                    user=request.user, key=key, request=described, fingerprint=fingerprint, status_code=0, response={}
+                )
+        except IntegrityError:
+            record = IdempotencyKey.objects.select_for_update().get(user=request.user, key=key)
+            if record.fingerprint != fingerprint:
+                raise Conflict(
+                    _("This Idempotency-Key was already used for another request (%(request)s). Use a new key.")
+                    % {"request": record.request}
+                ) from None
+            return Response(record.response, status=record.status_code)
+        response = act()
+        record.status_code, record.response = response.status_code, response.data
+        record.save(update_fields=["status_code", "response"])
+    return response
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:

@@ -14,7 +14,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.api import AwareDateTimeField, InputSerializer
+from config.api import IDEMPOTENCY_HEADER as IDEMPOTENCY_HEADER_NAME
+from config.api import AwareDateTimeField, InputSerializer, idempotent
 from tickets import services
 from tickets.access import get_ticket_for_user, teams_for_user
 from tickets.filters import TicketFilter
@@ -24,11 +25,14 @@ from tickets.selectors import queue_for_user
 User = get_user_model()
 
 IDEMPOTENCY_HEADER = OpenApiParameter(
-    "Idempotency-Key",
+    IDEMPOTENCY_HEADER_NAME,
     str,
     OpenApiParameter.HEADER,
     required=False,
-    description="Repeat the same key on a retry: the action is carried out once.",
+    description=(
+        "Repeat the same key on a retry: the action is carried out once and the first answer is given again. "
+        "A key is yours alone and names one request; sent with another request it answers 409."
+    ),
 )
 
 
@@ -154,11 +158,6 @@ def _output(ticket: Ticket, status_code: int = status.HTTP_200_OK) -> Response:
     return Response(TicketOutputSerializer(ticket).data, status=status_code)
 
 
-def _request_key(request: Request) -> str | None:
-    key = request.headers.get("Idempotency-Key", "").strip()
-    return key[:64] or None
-
-
 class TicketListCreateApi(generics.ListAPIView):
     """List the tickets you can see (filters as on the queue), or log a new one."""
 
@@ -172,15 +171,16 @@ class TicketListCreateApi(generics.ListAPIView):
         request=TicketCreateInputSerializer, responses={201: TicketOutputSerializer}, parameters=[IDEMPOTENCY_HEADER]
     )
     def post(self, request: Request) -> Response:
+        return idempotent(request, lambda: self._create(request))
+
+    def _create(self, request: Request) -> Response:
         data = TicketCreateInputSerializer(data=request.data, context={"request": request})
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
         customer_data = values.pop("customer")
         with transaction.atomic():
             customer = services.find_or_create_customer(**customer_data)
-            ticket = services.create_ticket(
-                by=request.user, customer=customer, request_key=_request_key(request), **values
-            )
+            ticket = services.create_ticket(by=request.user, customer=customer, **values)
         return _output(ticket, status.HTTP_201_CREATED)
 
 
@@ -195,12 +195,13 @@ class TicketDetailApi(APIView):
         request=TicketUpdateInputSerializer, responses=TicketOutputSerializer, parameters=[IDEMPOTENCY_HEADER]
     )
     def patch(self, request: Request, pk: int) -> Response:
+        return idempotent(request, lambda: self._update(request, pk))
+
+    def _update(self, request: Request, pk: int) -> Response:
         ticket = get_ticket_for_user(request.user, pk, write=True)
         data = TicketUpdateInputSerializer(data=request.data, context={"request": request})
         data.is_valid(raise_exception=True)
-        ticket = services.update_ticket(
-            ticket=ticket, by=request.user, request_key=_request_key(request), **data.validated_data
-        )
+        ticket = services.update_ticket(ticket=ticket, by=request.user, **data.validated_data)
         return _output(ticket)
 
 
@@ -211,6 +212,9 @@ class _TicketActionApi(APIView):
         raise NotImplementedError
 
     def post(self, request: Request, pk: int) -> Response:
+        return idempotent(request, lambda: self._act(request, pk))
+
+    def _act(self, request: Request, pk: int) -> Response:
         ticket = get_ticket_for_user(request.user, pk, write=True)
         data = self.input_serializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -232,7 +236,7 @@ class TicketReplyApi(_TicketActionApi):
 
     def act(self, request, ticket, data):
         service = services.add_note if data["internal"] else services.add_reply
-        return service(ticket=ticket, by=request.user, body=data["body"], request_key=_request_key(request))
+        return service(ticket=ticket, by=request.user, body=data["body"])
 
 
 class TicketAssignApi(_TicketActionApi):
@@ -245,9 +249,7 @@ class TicketAssignApi(_TicketActionApi):
         return super().post(request, pk)
 
     def act(self, request, ticket, data):
-        return services.assign_ticket(
-            ticket=ticket, by=request.user, assignee=data["assignee"], request_key=_request_key(request)
-        )
+        return services.assign_ticket(ticket=ticket, by=request.user, assignee=data["assignee"])
 
 
 class TicketPendingApi(_TicketActionApi):
@@ -260,9 +262,7 @@ class TicketPendingApi(_TicketActionApi):
         return super().post(request, pk)
 
     def act(self, request, ticket, data):
-        return services.mark_pending(
-            ticket=ticket, by=request.user, note=data["note"], request_key=_request_key(request)
-        )
+        return services.mark_pending(ticket=ticket, by=request.user, note=data["note"])
 
 
 class TicketResolveApi(_TicketActionApi):
@@ -275,9 +275,7 @@ class TicketResolveApi(_TicketActionApi):
         return super().post(request, pk)
 
     def act(self, request, ticket, data):
-        return services.resolve_ticket(
-            ticket=ticket, by=request.user, note=data["note"], request_key=_request_key(request)
-        )
+        return services.resolve_ticket(ticket=ticket, by=request.user, note=data["note"])
 
 
 class TicketCloseApi(_TicketActionApi):
@@ -290,9 +288,7 @@ class TicketCloseApi(_TicketActionApi):
         return super().post(request, pk)
 
     def act(self, request, ticket, data):
-        return services.close_ticket(
-            ticket=ticket, by=request.user, note=data["note"], request_key=_request_key(request)
-        )
+        return services.close_ticket(ticket=ticket, by=request.user, note=data["note"])
 
 
 class TicketReopenApi(_TicketActionApi):
@@ -305,6 +301,4 @@ class TicketReopenApi(_TicketActionApi):
         return super().post(request, pk)
 
     def act(self, request, ticket, data):
-        return services.reopen_ticket(
-            ticket=ticket, by=request.user, reason=data["reason"], request_key=_request_key(request)
-        )
+        return services.reopen_ticket(ticket=ticket, by=request.user, reason=data["reason"])

@@ -5,8 +5,9 @@ transition against ``TRANSITIONS``, saves only the fields it changed, and writes
 a ``TicketEvent`` in the same transaction. Views, the API, admin actions and
 Celery tasks all call these; nothing else assigns ``ticket.status``.
 
-A ``request_key`` (sent by forms and API clients) makes an action idempotent:
-a second call with the same key for the same ticket changes nothing.
+A ``request_key`` (each form carries one) makes an action idempotent: a second call
+with the same key for the same action on the same ticket changes nothing. API clients'
+``Idempotency-Key`` is kept apart, per client (``config.api.idempotent``).
 """
 
 from __future__ import annotations
@@ -76,8 +77,13 @@ def _locked(ticket: Ticket | int) -> Ticket:
     return Ticket.objects.select_for_update().get(pk=pk)
 
 
-def _already_done(ticket: Ticket, request_key: str | None) -> bool:
-    return bool(request_key) and TicketEvent.objects.filter(ticket=ticket, request_key=request_key).exists()
+def _already_done(ticket: Ticket, request_key: str | None, kind: str) -> bool:
+    """This form was already submitted: the same key, for the same action on the same ticket."""
+    return bool(request_key) and TicketEvent.objects.filter(ticket=ticket, request_key=_scoped(kind, request_key)).exists()
+
+
+def _scoped(kind: str, request_key: str | None) -> str | None:
+    return f"{kind}:{request_key}"[:64] if request_key else None
 
 
 def _record(
@@ -99,7 +105,7 @@ def _record(
         body=body,
         before=before or {},
         after=after or {},
-        request_key=request_key or None,
+        request_key=_scoped(kind, request_key),
     )
 
 
@@ -322,7 +328,7 @@ def update_ticket(*, ticket: Ticket | int, by, request_key: str | None = None, *
     if unknown:
         raise ApplicationError(_("These fields cannot be changed here: %s") % ", ".join(sorted(unknown)))
     ticket = _locked(ticket)
-    if _already_done(ticket, request_key):
+    if _already_done(ticket, request_key, EventKind.UPDATED):
         return ticket
     # Cost can be booked after resolution, the rest only while the ticket is open.
     if set(changes) - {"labour_cost", "logistics_cost", "other_cost"}:
@@ -367,7 +373,7 @@ def add_reply(*, ticket: Ticket | int, by, body: str, request_key: str | None = 
     if not body:
         raise ApplicationError(_("Write the reply first."), field="body")
     ticket = _locked(ticket)
-    if _already_done(ticket, request_key):
+    if _already_done(ticket, request_key, EventKind.REPLY):
         return ticket
     _check(ticket, "reply")
     now = timezone.now()
@@ -402,7 +408,7 @@ def add_note(*, ticket: Ticket | int, by, body: str, request_key: str | None = N
     if not body:
         raise ApplicationError(_("Write the note first."), field="body")
     ticket = _locked(ticket)
-    if _already_done(ticket, request_key):
+    if _already_done(ticket, request_key, EventKind.NOTE):
         return ticket
     now = timezone.now()
     _save(ticket, [], now)
@@ -417,7 +423,7 @@ def assign_ticket(*, ticket: Ticket | int, by, assignee, request_key: str | None
     Moving it from one agent to another counts a reassignment; a first assignment
     does not. Writes an ``assigned`` event."""
     ticket = _locked(ticket)
-    if _already_done(ticket, request_key):
+    if _already_done(ticket, request_key, EventKind.ASSIGNED):
         return ticket
     _check(ticket, "assign")
     if assignee is None:
@@ -463,7 +469,7 @@ def _transition(
     counters: tuple[str, ...] = (),
 ) -> Ticket:
     ticket = _locked(ticket)
-    if _already_done(ticket, request_key):
+    if _already_done(ticket, request_key, kind):
         return ticket
     _check(ticket, action)
     now = timezone.now()

@@ -10,7 +10,7 @@ from django.utils import timezone
 from openapi_spec_validator import validate
 from rest_framework.test import APIClient
 
-from tests.factories import CustomerFactory
+from tests.factories import CustomerFactory, make_ticket
 from tickets.models import Customer, EventKind, Ticket
 
 pytestmark = pytest.mark.django_db
@@ -78,8 +78,10 @@ def test_the_whole_flow_token_create_list_read_reply_assign_resolve_close_reopen
 
 
 def test_a_create_retried_with_the_same_idempotency_key_makes_one_ticket(api, team, outsider, other_team):
-    first = api.post("/api/tickets/", _new(team), format="json", HTTP_IDEMPOTENCY_KEY="crm-42")
-    second = api.post("/api/tickets/", _new(team), format="json", HTTP_IDEMPOTENCY_KEY="crm-42")
+    body = _new(team)
+    first = api.post("/api/tickets/", body, format="json", HTTP_IDEMPOTENCY_KEY="crm-42")
+    second = api.post("/api/tickets/", body, format="json", HTTP_IDEMPOTENCY_KEY="crm-42")
+    assert first.status_code == second.status_code == 201
     assert first.json()["id"] == second.json()["id"] and Ticket.objects.count() == 1
     # Keys belong to their user: another user's same key is a new ticket, never theirs.
     other = APIClient()
@@ -244,3 +246,61 @@ class TestStrictInput:
         assert response.status_code == 400 and response.json()["status"] == ["This field is read-only."]
         ticket.refresh_from_db()
         assert ticket.status == "new"
+
+
+class TestIdempotencyKeys:
+    """A key is the client's own and names one request (payment APIs work this way)."""
+
+    def test_a_retry_gets_the_first_answer_and_acts_once(self, api, ticket):
+        first = api.post(
+            f"/api/tickets/{ticket.pk}/replies/", {"body": "已派工"}, format="json", HTTP_IDEMPOTENCY_KEY="r1"
+        )
+        again = api.post(
+            f"/api/tickets/{ticket.pk}/replies/", {"body": "已派工"}, format="json", HTTP_IDEMPOTENCY_KEY="r1"
+        )
+        assert first.status_code == again.status_code == 200 and first.json() == again.json()
+        assert ticket.events.filter(kind=EventKind.REPLY).count() == 1
+
+    def test_the_same_key_for_another_action_is_a_conflict_and_does_nothing(self, api, ticket):
+        resolved = api.post(f"/api/tickets/{ticket.pk}/resolve/", {"note": "修好了"}, format="json",
+                            HTTP_IDEMPOTENCY_KEY="k")  # fmt: skip
+        assert resolved.status_code == 200
+        closed = api.post(f"/api/tickets/{ticket.pk}/close/", {"note": ""}, format="json", HTTP_IDEMPOTENCY_KEY="k")
+        assert closed.status_code == 409 and "resolve" in closed.json()["non_field_errors"][0]
+        ticket.refresh_from_db()
+        assert ticket.status == "resolved"
+        # A fresh key closes it.
+        assert (
+            api.post(f"/api/tickets/{ticket.pk}/close/", {}, format="json", HTTP_IDEMPOTENCY_KEY="k2").json()["status"]
+            == "closed"
+        )
+
+    def test_the_same_key_with_another_body_or_ticket_is_a_conflict(self, api, ticket, team, agent):
+        other = make_ticket(team=team, by=agent)
+        api.post(f"/api/tickets/{ticket.pk}/replies/", {"body": "一"}, format="json", HTTP_IDEMPOTENCY_KEY="same")
+        changed = api.post(
+            f"/api/tickets/{ticket.pk}/replies/", {"body": "二"}, format="json", HTTP_IDEMPOTENCY_KEY="same"
+        )
+        elsewhere = api.post(f"/api/tickets/{other.pk}/replies/", {"body": "一"}, format="json",
+                             HTTP_IDEMPOTENCY_KEY="same")  # fmt: skip
+        assert changed.status_code == elsewhere.status_code == 409
+        assert ticket.events.filter(kind=EventKind.REPLY).count() == 1
+        assert not other.events.filter(kind=EventKind.REPLY).exists()
+
+    def test_keys_are_per_client(self, api, ticket, colleague):
+        api.post(f"/api/tickets/{ticket.pk}/replies/", {"body": "一"}, format="json", HTTP_IDEMPOTENCY_KEY="mine")
+        theirs = APIClient()
+        theirs.force_authenticate(colleague)
+        response = theirs.post(f"/api/tickets/{ticket.pk}/replies/", {"body": "二"}, format="json",
+                               HTTP_IDEMPOTENCY_KEY="mine")  # fmt: skip
+        assert response.status_code == 200
+        assert ticket.events.filter(kind=EventKind.REPLY).count() == 2
+
+    def test_a_refused_request_is_not_remembered(self, api, ticket):
+        refused = api.post(f"/api/tickets/{ticket.pk}/close/", {}, format="json", HTTP_IDEMPOTENCY_KEY="early")
+        assert refused.status_code == 400  # not resolved yet
+        api.post(f"/api/tickets/{ticket.pk}/resolve/", {"note": "好了"}, format="json")
+        assert (
+            api.post(f"/api/tickets/{ticket.pk}/close/", {}, format="json", HTTP_IDEMPOTENCY_KEY="early").status_code
+            == 200
+        )
