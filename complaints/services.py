@@ -13,7 +13,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
@@ -89,17 +89,21 @@ def open_complaint(*, ticket: Ticket, by, source: str = Source.CATEGORY, severit
         return existing
     now = timezone.now()
     resolve_within, _level, _update = policy_for(severity)
-    complaint = Complaint.objects.create(
-        ticket=ticket,
-        source=source,
-        severity=severity,
-        level=Level.AGENT,
-        handler=handler_for(ticket, Level.AGENT, by=by),
-        opened_at=now,
-        level_since=now,
-        updated_at=now,
-        due_at=now + resolve_within,
-    )
+    try:
+        with transaction.atomic():
+            complaint = Complaint.objects.create(
+                ticket=ticket,
+                source=source,
+                severity=severity,
+                level=Level.AGENT,
+                handler=handler_for(ticket, Level.AGENT, by=by),
+                opened_at=now,
+                level_since=now,
+                updated_at=now,
+                due_at=now + resolve_within,
+            )
+    except IntegrityError:  # raised by someone else a moment ago: theirs is the ticket's complaint
+        return Complaint.objects.get(ticket=ticket)
     _record(complaint, ComplaintEventKind.OPENED, by, at=now, after={"severity": severity, "source": source})
     return complaint
 

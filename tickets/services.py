@@ -79,7 +79,9 @@ def _locked(ticket: Ticket | int) -> Ticket:
 
 def _already_done(ticket: Ticket, request_key: str | None, kind: str) -> bool:
     """This form was already submitted: the same key, for the same action on the same ticket."""
-    return bool(request_key) and TicketEvent.objects.filter(ticket=ticket, request_key=_scoped(kind, request_key)).exists()
+    return (
+        bool(request_key) and TicketEvent.objects.filter(ticket=ticket, request_key=_scoped(kind, request_key)).exists()
+    )
 
 
 def _scoped(kind: str, request_key: str | None) -> str | None:
@@ -150,7 +152,14 @@ def find_or_create_customer(*, name: str, email: str = "", phone: str = "", lang
         fields = {"name": name, "email": email, "phone": phone}
         if language:
             fields["preferred_language"] = language
-        return Customer.objects.create(**fields)
+        try:
+            with transaction.atomic():
+                return Customer.objects.create(**fields)
+        except IntegrityError:  # created by another request a moment ago (unique e-mail): that one is theirs too
+            customer = Customer.objects.filter(email__iexact=email).first() if email else None
+            if customer is None:
+                raise
+            return customer
     changed = []
     if email and not customer.email:
         customer.email = email

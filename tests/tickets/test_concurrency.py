@@ -75,3 +75,105 @@ def test_many_reassignments_at_once_keep_an_exact_count(team, agent, colleague, 
     moves = ticket.events.filter(kind=EventKind.ASSIGNED).count()
     assert moves >= 2
     assert ticket.reassign_count == moves
+
+
+def _wait_until_a_backend_waits_on_a_lock(timeout: float = 20.0) -> None:
+    """Until some connection is blocked on a row or index lock (the race is then certain to happen)."""
+    import time
+
+    from django.db import connections
+
+    probe = connections.create_connection("default")
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with probe.cursor() as cursor:
+                cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+                if cursor.fetchone()[0]:
+                    return
+            time.sleep(0.02)
+        raise AssertionError("no request ever waited on the lock")
+    finally:
+        probe.close()
+
+
+def _held(action, release: threading.Event, done: threading.Event):
+    """Run ``action`` in a transaction that stays open until ``release`` is set."""
+    from django.db import transaction
+
+    def run():
+        try:
+            with transaction.atomic():
+                action()
+                done.set()
+                release.wait(timeout=30)
+        finally:
+            connection.close()
+
+    return run
+
+
+def test_two_api_creates_for_one_new_customer_at_once_share_the_customer(team, agent, colleague):
+    from rest_framework.test import APIClient
+
+    from tickets.models import Customer, Ticket
+
+    customer = {"name": "韩梅梅", "email": "Han.MeiMei@example.com", "phone": ""}
+    body = {"subject": "漏水", "customer": customer, "category": "repair", "channel": "phone", "team": team.pk}
+    release, first_inserted, answers = threading.Event(), threading.Event(), []
+
+    def create_first():
+        services.find_or_create_customer(name="韩梅梅", email="han.meimei@example.com")
+
+    def create_second():
+        try:
+            client = APIClient()
+            client.force_authenticate(colleague)
+            answers.append(client.post("/api/tickets/", body, format="json").status_code)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=_held(create_first, release, first_inserted))
+    holder.start()
+    assert first_inserted.wait(20)
+    second = threading.Thread(target=create_second)
+    second.start()
+    _wait_until_a_backend_waits_on_a_lock()  # the API's insert waits on the first one's unique e-mail
+    release.set()
+    holder.join(30)
+    second.join(30)
+    assert answers == [201]
+    assert Customer.objects.count() == 1 and Ticket.objects.get().customer == Customer.objects.get()
+
+
+def test_two_complaints_raised_on_one_ticket_at_once_make_one(team, agent, supervisor):
+    from rest_framework.test import APIClient
+
+    from complaints import services as complaint_services
+    from complaints.models import Complaint
+
+    ticket = make_ticket(team=team, by=agent)
+    release, first_inserted, answers = threading.Event(), threading.Event(), []
+
+    def raise_second():
+        try:
+            client = APIClient()
+            client.force_authenticate(supervisor)
+            answers.append(client.post("/api/complaints/", {"ticket": ticket.pk, "severity": "major"}, format="json"))
+        finally:
+            connection.close()
+
+    holder = threading.Thread(
+        target=_held(lambda: complaint_services.open_complaint(ticket=ticket, by=agent), release, first_inserted)
+    )
+    holder.start()
+    assert first_inserted.wait(20)
+    second = threading.Thread(target=raise_second)
+    second.start()
+    _wait_until_a_backend_waits_on_a_lock()
+    release.set()
+    holder.join(30)
+    second.join(30)
+    (answer,) = answers
+    assert answer.status_code in (200, 201) and answer.json()["ticket"] == ticket.pk
+    assert Complaint.objects.filter(ticket=ticket).count() == 1
