@@ -250,7 +250,7 @@ def main() -> None:
 
     url = bench_database_url()
     ensure_database(url, args.reuse)
-    env = {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "config.settings"}
+    env = {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "config.settings", "DESK_BACKGROUND": "true"}
     os.environ.update(env)
     import django
 

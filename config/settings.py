@@ -64,6 +64,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "config.middleware.BusyMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "django_ratelimit.middleware.RatelimitMiddleware",
@@ -98,6 +99,20 @@ if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env.int("DATABASE_CONNECT_TIMEOUT", default=5)
+# A web request never waits for ever: on a row another transaction holds, it gives up after
+# DATABASE_LOCK_TIMEOUT and answers "busy, try again" with what was typed (config.middleware);
+# a runaway query ends at DATABASE_STATEMENT_TIMEOUT. Celery workers and beat (config/celery.py)
+# and manage.py commands (migrations, refresh_kpis) get the longer BACKGROUND_* limits.
+DATABASE_LOCK_TIMEOUT = env.str("DATABASE_LOCK_TIMEOUT", default="3s")
+DATABASE_STATEMENT_TIMEOUT = env.str("DATABASE_STATEMENT_TIMEOUT", default="30s")
+BACKGROUND_LOCK_TIMEOUT = env.str("BACKGROUND_LOCK_TIMEOUT", default="60s")
+BACKGROUND_STATEMENT_TIMEOUT = env.str("BACKGROUND_STATEMENT_TIMEOUT", default="0")  # 0: no limit
+_background = env.bool("DESK_BACKGROUND", default=False)
+DATABASES["default"]["OPTIONS"]["options"] = " ".join([
+    DATABASES["default"]["OPTIONS"].get("options", ""),
+    f"-c lock_timeout={BACKGROUND_LOCK_TIMEOUT if _background else DATABASE_LOCK_TIMEOUT}",
+    f"-c statement_timeout={BACKGROUND_STATEMENT_TIMEOUT if _background else DATABASE_STATEMENT_TIMEOUT}",
+]).strip()  # fmt: skip
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL")

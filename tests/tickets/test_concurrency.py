@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 
 import pytest
@@ -177,3 +180,69 @@ def test_two_complaints_raised_on_one_ticket_at_once_make_one(team, agent, super
     (answer,) = answers
     assert answer.status_code in (200, 201) and answer.json()["ticket"] == ticket.pk
     assert Complaint.objects.filter(ticket=ticket).count() == 1
+
+
+class TestARowHeldByAnotherTransaction:
+    """A request gives up on a row lock within the lock timeout and says "busy", keeping what was typed."""
+
+    @pytest.fixture
+    def held(self, team, agent):
+        from django.db import connections
+
+        ticket = make_ticket(team=team, by=agent)
+        other = connections.create_connection("default")
+        other.set_autocommit(False)
+        with other.cursor() as cursor:
+            cursor.execute("SELECT id FROM tickets_ticket WHERE id = %s FOR UPDATE", [ticket.pk])
+        with connection.cursor() as cursor:  # the test's own connection: give up quickly
+            cursor.execute("SET lock_timeout = '300ms'")
+        yield ticket
+        other.rollback()
+        other.close()
+        with connection.cursor() as cursor:
+            cursor.execute("RESET lock_timeout")
+
+    def test_the_web_connection_carries_a_lock_and_a_statement_timeout(self, db):
+        with connection.cursor() as cursor:
+            cursor.execute("RESET lock_timeout")
+            cursor.execute("SELECT current_setting('lock_timeout'), current_setting('statement_timeout')")
+            assert cursor.fetchone() == ("3s", "30s")
+
+    def test_a_form_answers_busy_with_the_typed_reply_and_stores_nothing(self, held, client, agent):
+        client.force_login(agent)
+        response = client.post(f"/tickets/{held.pk}/reply/", {"body": "师傅明天上午到<b>府</b>", "request_key": "f1"})
+        html = response.content.decode()
+        assert response.status_code == 503 and response["Retry-After"]
+        assert "师傅明天上午到&lt;b&gt;府&lt;/b&gt;</textarea>" in html  # kept, escaped, ready to send again
+        assert f'action="/tickets/{held.pk}/reply/"' in html
+        assert not held.events.filter(kind=EventKind.REPLY).exists()
+
+    def test_the_api_answers_503_with_retry_after_and_stores_nothing(self, held, agent):
+        from rest_framework.test import APIClient
+
+        api = APIClient()
+        api.force_authenticate(agent)
+        response = api.post(f"/api/tickets/{held.pk}/replies/", {"body": "稍后再试"}, format="json")
+        assert response.status_code == 503 and response["Retry-After"] == "5" and response.json()["detail"]
+        assert not held.events.filter(kind=EventKind.REPLY).exists()
+
+    def test_workers_and_commands_wait_longer(self, db):
+        from django.db import connections
+        from django.db.backends.signals import connection_created
+
+        from config.celery import _in_the_background
+
+        _in_the_background()
+        worker = connections.create_connection("default")
+        try:
+            with worker.cursor() as cursor:
+                cursor.execute("SELECT current_setting('lock_timeout'), current_setting('statement_timeout')")
+                assert cursor.fetchone() == ("1min", "0")
+        finally:
+            worker.close()
+            connection_created.disconnect(dispatch_uid="desk-background-limits")
+        # manage.py marks its commands (migrate, refresh_kpis) as background work.
+        code = "import django; django.setup(); from django.conf import settings; print(settings.DATABASES)"
+        env = {**os.environ, "DESK_BACKGROUND": "true", "DJANGO_SETTINGS_MODULE": "config.settings"}
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+        assert "lock_timeout=60s" in out.stdout and "statement_timeout=0" in out.stdout
