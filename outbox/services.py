@@ -57,11 +57,15 @@ def queue_email(
 
 
 def enqueue_delivery(pk: int) -> None:
-    """Ask a worker to deliver ``pk`` now. Never raises: the sweeper covers a broker outage."""
+    """Ask a worker to deliver ``pk`` now. Never raises, and never keeps the request waiting on a
+    broker that is down or hung: one short try (``OUTBOX_PUBLISH_TIMEOUT``), then the sweeper covers it."""
     from outbox.tasks import deliver_email
 
+    timeout = settings.OUTBOX_PUBLISH_TIMEOUT
+    options = {"socket_connect_timeout": timeout, "socket_timeout": timeout, "max_retries": 0}
     try:
-        deliver_email.apply_async((pk,), retry=False)
+        with deliver_email.app.connection_for_write(connect_timeout=timeout, transport_options=options) as connection:
+            deliver_email.apply_async((pk,), retry=False, connection=connection)
     except Exception as error:  # the broker is unreachable: the row waits for the sweeper
         logger.warning("Could not queue delivery of e-mail %s (%s); the outbox sweeper will send it.", pk, error)
 

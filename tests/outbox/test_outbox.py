@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import signal
 import smtplib
 import socket
+import subprocess
 import threading
 import time
 from datetime import timedelta
 
 import pytest
+import redis
 from django.db import connection, transaction
 from django.utils import timezone
 
 from outbox import services
 from outbox.models import EmailStatus, OutgoingEmail
 from tests.factories import CustomerFactory, make_ticket
+from tests.servers import redis_server_binary
 from tests.smtp import free_port
 from tickets import services as ticket_services
 
@@ -170,26 +174,67 @@ def test_two_senders_at_once_send_a_message_once(smtp_server):
     assert len(smtp_server.messages) == 1
 
 
+@pytest.fixture(params=["stopped", "hung"])
+def dead_broker(request, tmp_path):
+    """A Redis that was running and is now stopped (refuses connections) or hung (SIGSTOP: accepts and
+    never answers)."""
+    port = free_port()
+    server = subprocess.Popen([redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                               "--dir", str(tmp_path)], stdout=subprocess.DEVNULL)  # fmt: skip
+    url = f"redis://127.0.0.1:{port}/0"
+    client = redis.Redis.from_url(url, socket_connect_timeout=1)
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            assert time.monotonic() < deadline, "redis did not start"
+            time.sleep(0.05)
+
+    def fail() -> None:
+        if request.param == "stopped":
+            server.terminate()
+            server.wait(10)
+        else:
+            server.send_signal(signal.SIGSTOP)
+
+    yield url, fail
+    if server.poll() is None:
+        server.send_signal(signal.SIGCONT)
+        server.terminate()
+        server.wait(10)
+
+
 @pytest.mark.django_db(transaction=True)
 def test_with_the_broker_down_the_resolve_succeeds_and_the_sweeper_sends_later_once(
-    client, agent, team, smtp_server, caplog
+    client, agent, team, smtp_server, caplog, monkeypatch, dead_broker
 ):
-    """Point Celery at a closed port: the agent's resolve still works; the invitation waits."""
+    """Celery's broker out of reach: the agent's resolve still works without waiting on the broker
+    (the outbox row already guarantees delivery); the invitation waits for the sweeper."""
+    waits = []
+    monkeypatch.setattr("kombu.utils.functional.sleep", waits.append)  # kombu's wait between connection retries
     from config.celery import app
 
     ticket = make_ticket(team=team, by=agent, customer=CustomerFactory(email="wang@example.com"))
     client.force_login(agent)
-    app.conf.task_always_eager = False
+    app.conf.update(CELERY_TASK_ALWAYS_EAGER=False, task_always_eager=False)
     original = app.conf.broker_url
-    app.conf.broker_url = f"redis://127.0.0.1:{free_port()}/0"
-    app.pool.force_close_all()
+    url, fail = dead_broker
+    app.conf.update(CELERY_BROKER_URL=url, broker_url=url)  # Celery reads the CELERY_-prefixed key first
+    assert app.conf.broker_url == url
+    services.enqueue_delivery(0)  # the web process has published before: its connections are warm
+    fail()
+    started = time.monotonic()
     try:
         response = client.post(f"/tickets/{ticket.pk}/resolve/", {"note": "已更换压缩机"})
+        took = time.monotonic() - started
     finally:
-        app.conf.broker_url = original
-        app.pool.force_close_all()
+        app.conf.update(CELERY_BROKER_URL=original, broker_url=original)
     assert response.status_code == 302
     assert "the outbox sweeper will send it" in caplog.text  # the broker really was unreachable
+    assert sum(waits) < 0.5, waits  # gave up after one refused connection instead of retrying for 2 s
+    assert took < 2, took  # a hung broker held the request for its 5 s socket timeout
     ticket.refresh_from_db()
     assert ticket.status == "resolved"
     email = OutgoingEmail.objects.get(kind="survey_invitation")
