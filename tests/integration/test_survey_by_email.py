@@ -10,6 +10,7 @@ import pytest
 from outbox.models import OutgoingEmail
 from surveys.models import SurveyResponse
 from tests.factories import CustomerFactory, make_ticket
+from tests.waiting import eventually
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker, pytest.mark.slow]
 
@@ -31,7 +32,8 @@ def test_resolving_emails_the_survey_through_a_worker_and_the_customer_answers_i
     text = smtp_server.text_of(message)
     link = re.search(r"https?://\S+/s/([\w-]+)/", text)
     assert link, text
-    assert OutgoingEmail.objects.get(kind="survey_invitation").status == "sent"
+    # The message reaches the SMTP server a moment before the worker records it as sent: wait for that state.
+    eventually(lambda: OutgoingEmail.objects.get(kind="survey_invitation").status == "sent", what="never marked sent")
 
     client.logout()
     path = f"/s/{link.group(1)}/"
