@@ -1,34 +1,54 @@
 # The two commands: `make run` (the desk with demo data) and `make test`.
 # Without DATABASE_URL / REDIS_URL both use embedded PostgreSQL and Redis under .data/.
 
+SHELL  := /bin/bash
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
+# Split the suite over the machine's cores (pytest-xdist); PYTEST_ARGS adds to it.
+TEST_WORKERS ?= auto
 
-.PHONY: run test lint format messages clean-data bench-kpis bench-load
+.PHONY: run test lint wheels format messages clean-data bench-kpis bench-load
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.runtime: requirements.txt | $(BIN)/python
-	$(BIN)/pip install --quiet -r requirements.txt
+$(VENV)/.local: requirements.txt requirements-local.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-local.txt
 	touch $@
 
-$(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
+$(VENV)/.dev: requirements.txt requirements-local.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-dev.txt
-	touch $(VENV)/.runtime $@
+	touch $(VENV)/.local $@
 
-run: $(VENV)/.runtime
+run: $(VENV)/.local
 	$(BIN)/python -m config.embedded run
 
 test: $(VENV)/.dev
-	$(BIN)/python -m config.embedded exec -- $(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m config.embedded exec -- $(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 	$(BIN)/python -m config.embedded exec -- $(BIN)/python manage.py makemigrations --check --dry-run
+	$(MAKE) wheels
+
+# Every runtime and local requirement installs from a wheel on each machine the README promises:
+# Python 3.11-3.13 on Linux x86_64 and arm64 (glibc 2.28+) and macOS on Apple silicon (14+).
+LINUX_TAGS = manylinux2014_$(1) manylinux_2_17_$(1) manylinux_2_27_$(1) manylinux_2_28_$(1)
+MAC_TAGS   = macosx_10_9_universal2 macosx_11_0_arm64 macosx_12_0_arm64 macosx_13_0_arm64 macosx_14_0_arm64
+wheels: | $(BIN)/python
+	@set -e; for python in 3.11 3.12 3.13; do \
+	  for target in "$(call LINUX_TAGS,x86_64)" "$(call LINUX_TAGS,aarch64)" "$(MAC_TAGS)"; do \
+	    echo "wheels for Python $$python on $${target##* }"; \
+	    $(BIN)/pip download --quiet --only-binary :all: --python-version $$python \
+	      $$(for tag in $$target; do printf -- '--platform %s ' $$tag; done) \
+	      --dest $(VENV)/wheel-check -r requirements-local.txt 2>&1 | { grep -v "^WARNING: Location" || true; }; \
+	    test $${PIPESTATUS[0]} -eq 0; \
+	  done; done
 
 format: $(VENV)/.dev
 	$(BIN)/ruff check --fix .

