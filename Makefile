@@ -26,7 +26,7 @@ run: $(VENV)/.local
 	$(BIN)/python -m config.embedded run
 
 test: $(VENV)/.dev
-	$(BIN)/python -m config.embedded exec -- $(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
+	$(BIN)/python -m config.embedded exec -- $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .

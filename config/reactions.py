@@ -21,6 +21,7 @@ tickets behind a KPI figure, through the same hooks.
 from __future__ import annotations
 
 from complaints.services import complaint_panel, open_complaint_for_category
+from config.accounts import password_reset_link
 from kpis.selectors import narrow_queue_to_figure
 from outbox import links
 from surveys.selectors import survey_panel
@@ -36,3 +37,4 @@ def connect() -> None:
     hooks.ticket_panels.connect(survey_panel)
     hooks.queue_narrowing.connect(narrow_queue_to_figure)
     links.register("survey", survey_link)
+    links.register("password_reset", password_reset_link)

@@ -56,6 +56,7 @@ def _test_settings():
         CACHES={
             **django_settings.CACHES,
             "default": {**django_settings.CACHES["default"], "KEY_PREFIX": f"test-{uuid.uuid4().hex}"},
+            "ratelimit": {**django_settings.CACHES["ratelimit"], "KEY_PREFIX": f"test-{uuid.uuid4().hex}"},
         },
     )
     overrides.enable()
@@ -169,3 +170,11 @@ def smtp_server(settings):
     settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
     yield server
     server.stop()
+
+
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist, the tests that start servers and real workers run one after another on one
+    process: their Celery workers share the broker's queue, and the machine has two cores."""
+    for item in items:
+        if any(item.get_closest_marker(name) for name in ("slow", "worker", "browser")):
+            item.add_marker(pytest.mark.xdist_group("servers"))
