@@ -242,18 +242,16 @@ def answer_survey(client: PlainClient, token: str) -> None:
     """What ``locustfile.Customer.answer`` does: open the link, then submit the answers."""
     from urllib.parse import urlencode
 
-    from answers import CSRF_FIELD, SURVEY
+    from answers import SURVEY, SURVEY_FORM
 
     path = f"/s/{token}/"
     page = client.request("GET /s/<token>/ GET", "GET", path)
-    found = CSRF_FIELD.search(page)
-    if found is None:
+    if SURVEY_FORM.search(page) is None:
         with client.lock:
             client.errors += 1
         return
-    csrf = found.group(1)
-    client.request("POST /s/<token>/ POST", "POST", path, urlencode({**SURVEY, "csrfmiddlewaretoken": csrf}),
-                   {"Content-Type": "application/x-www-form-urlencoded", "Cookie": f"csrftoken={csrf}"})  # fmt: skip
+    client.request("POST /s/<token>/ POST", "POST", path, urlencode(SURVEY),
+                   {"Content-Type": "application/x-www-form-urlencoded"})  # fmt: skip
 
 
 def quantile(samples: list[float], q: float) -> float:

@@ -12,7 +12,7 @@ import re
 from itertools import count
 
 import gevent
-from answers import CSRF_FIELD, SURVEY
+from answers import SURVEY
 from locust import HttpUser, between, constant_pacing, task
 from locust.exception import StopUser
 
@@ -23,10 +23,6 @@ if os.environ.get("BENCH_TOKENS"):
     with open(os.environ["BENCH_TOKENS"], encoding="utf-8") as _file:
         TOKENS = [line.strip() for line in _file if line.strip()]
 _next_token = count()
-
-
-def _csrf(response) -> str:
-    return response.cookies.get("csrftoken") or CSRF_FIELD.search(response.text).group(1)
 
 
 class Agent(HttpUser):
@@ -97,10 +93,8 @@ class Customer(HttpUser):
                 gevent.spawn_later(5, self.environment.runner.quit)
             raise StopUser
         path = f"/s/{TOKENS[index]}/"
-        page = self.client.get(path, name="/s/<token>/ GET")
-        token = _csrf(page)
-        self.client.cookies.set("csrftoken", token)
-        self.client.post(path, {**SURVEY, "csrfmiddlewaretoken": token}, name="/s/<token>/ POST")
+        self.client.get(path, name="/s/<token>/ GET")
+        self.client.post(path, SURVEY, name="/s/<token>/ POST")
 
 
 class ArrivingCustomer(Customer):

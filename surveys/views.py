@@ -11,6 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import translation
 from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 from django_ratelimit.decorators import ratelimit
 
@@ -49,6 +50,7 @@ def _page(request, template: str, context: dict, status: int = 200) -> HttpRespo
 
 
 @never_cache
+@csrf_exempt  # the link's token is the credential; the page sends no referrer, so browsers post "Origin: null"
 @require_http_methods(["GET", "POST"])
 @no_referrer
 @ratelimit(key="ip", rate="60/m", method="POST")

@@ -81,6 +81,7 @@ class TestInvitation:
         gone = client.get("/s/" + "x" * 43 + "/", REMOTE_ADDR=client_ip)
         assert gone.status_code == 404 and gone["Referrer-Policy"] == "no-referrer"
 
+    @time_machine.travel("2026-06-01 10:00:05+08:00", tick=False)  # the whole test inside one window of the limit
     def test_opening_survey_pages_is_rate_limited_per_address(self, resolved, client, settings):
         settings.SURVEY_GET_RATE = "30/m"
         address = f"203.0.113.{random.randrange(1, 255)}"
@@ -208,12 +209,16 @@ class TestAnswering:
         ]
         assert codes[:10] == [400] * 10 and codes[10:] == [429, 429]
 
-    def test_the_survey_post_needs_the_csrf_token(self, resolved, client_ip):
+    def test_the_survey_post_rests_on_the_link_alone_as_a_browser_without_referrer_sends_it(self, resolved, client_ip):
+        """The page asks for no referrer, so browsers send "Origin: null" with its form: the link's token
+        is the credential (no cookie, no session), and a forged or altered token is refused (404)."""
         from django.test import Client
 
         strict = Client(enforce_csrf_checks=True)
-        assert strict.post(_path(resolved), GOOD, REMOTE_ADDR=client_ip).status_code == 403
+        assert strict.post("/s/" + "x" * 43 + "/", GOOD, HTTP_ORIGIN="null", REMOTE_ADDR=client_ip).status_code == 404
         assert not SurveyResponse.objects.exists()
+        assert strict.post(_path(resolved), GOOD, HTTP_ORIGIN="null", REMOTE_ADDR=client_ip).status_code == 200
+        assert SurveyResponse.objects.get().ticket == resolved
 
 
 class TestFollowUp:
