@@ -56,7 +56,7 @@ format: $(VENV)/.dev
 
 messages: $(VENV)/.dev
 	$(BIN)/python -m config.embedded exec -- $(BIN)/python manage.py makemessages -l zh_Hans --no-obsolete
-	$(BIN)/python -m config.embedded exec -- $(BIN)/python manage.py compilemessages
+	$(BIN)/python -m config.embedded exec -- $(BIN)/python manage.py compilemessages -l zh_Hans --ignore=.venv
 
 clean-data:
 	rm -rf .data
