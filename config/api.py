@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.csrf import csrf_exempt
 from django_ratelimit.decorators import ratelimit
 from django_ratelimit.exceptions import Ratelimited
@@ -58,7 +59,7 @@ class AwareDateTimeField(serializers.DateTimeField):
     """A time with its UTC offset: "2026-01-02T10:00:00" alone could be Beijing's or the server's."""
 
     default_error_messages = {
-        "naive": _("Give the time with its UTC offset, e.g. 2026-01-02T10:00:00+08:00."),
+        "naive": gettext_lazy("Give the time with its UTC offset, e.g. 2026-01-02T10:00:00+08:00."),
     }
 
     def to_internal_value(self, value: Any) -> Any:
