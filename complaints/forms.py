@@ -13,6 +13,8 @@ class EscalateForm(forms.Form):
 
 
 class UpdateForm(forms.ModelForm):
+    #: The complaint's version when the form was shown (a stale form is refused, not saved over).
+    version = forms.IntegerField(widget=forms.HiddenInput, min_value=0)
     compensation_amount = forms.DecimalField(
         label=_("Compensation amount"),
         min_value=0,
@@ -30,6 +32,8 @@ class UpdateForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["root_cause"].queryset = RootCause.objects.filter(active=True)
+        if self.instance.pk and not self.is_bound:
+            self.initial["version"] = self.instance.version
 
     def clean_compensation_amount(self):
         return self.cleaned_data.get("compensation_amount") or 0

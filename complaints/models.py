@@ -127,6 +127,9 @@ class Complaint(models.Model):
     level_since = models.DateTimeField(_("at this level since"), default=timezone.now)
     due_at = models.DateTimeField(_("close by"), null=True, blank=True)
     updated_at = models.DateTimeField(_("updated"), default=timezone.now)
+    # Counts the edits of severity, root cause and remedy: an edit form carries the version it was
+    # read at, and a save from a stale form is refused instead of overwriting (complaints.services).
+    version = models.PositiveIntegerField(default=0, editable=False)
     closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
     escalation_count = models.PositiveSmallIntegerField(_("escalations"), default=0)
     # When the sweep first saw it go without an update for longer than allowed (the delay taboo),

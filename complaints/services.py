@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -36,7 +36,7 @@ from complaints.models import (
     policy_for,
 )
 from complaints.taboos import delay_q
-from config.exceptions import ApplicationError, NotAllowed
+from config.exceptions import ApplicationError, Conflict, NotAllowed
 from outbox.services import queue_email
 from surveys.models import SurveyResponse
 from tickets import services as ticket_services
@@ -44,6 +44,9 @@ from tickets.access import MANAGERS_GROUP
 from tickets.models import RESOLVED_STATUSES, Ticket
 
 User = get_user_model()
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User as AuthUser
 
 
 def handler_for(ticket: Ticket, level: int, *, by=None):
@@ -194,14 +197,24 @@ EDITABLE = ("severity", "root_cause", "corrective_action", "compensation_kind", 
 
 
 @transaction.atomic
-def update_complaint(*, complaint: Complaint | int, by, **changes: Any) -> Complaint:
-    """Severity, root cause, corrective action, compensation. Moves an open complaint to in progress."""
+def update_complaint(
+    *, complaint: Complaint | int, by: AuthUser, expected_version: int | None = None, **changes: Any
+) -> Complaint:
+    """Severity, root cause, corrective action, compensation. Moves an open complaint to in progress.
+
+    ``expected_version`` is the version the editor's form was read at: when someone saved an edit
+    meanwhile, ``Conflict`` is raised and nothing is saved (the form shows both texts)."""
     unknown = set(changes) - set(EDITABLE)
     if unknown:
         raise ApplicationError(_("These fields cannot be changed here: %s") % ", ".join(sorted(unknown)))
     complaint = _locked(complaint)
     _check_open(complaint)
     _check_handler(by, complaint)
+    if expected_version is not None and expected_version != complaint.version:
+        raise Conflict(
+            _("Someone else saved this complaint while you were editing it. Their version is shown beside "
+              "your text, which is kept: check both, then save again.")
+        )  # fmt: skip
     root_cause = changes.get("root_cause", complaint.root_cause)
     if root_cause is not None and not RootCause.objects.filter(pk=root_cause.pk, active=True).exists():
         raise ApplicationError(_("Choose a root cause from the list."), field="root_cause")
@@ -232,7 +245,8 @@ def update_complaint(*, complaint: Complaint | int, by, **changes: Any) -> Compl
     if not fields:
         return complaint
     complaint.updated_at = now
-    complaint.save(update_fields=[*fields, "updated_at"])
+    complaint.version += 1
+    complaint.save(update_fields=[*fields, "updated_at", "version"])
     _record(complaint, ComplaintEventKind.UPDATED, by, at=now, before=before, after=after)
     return complaint
 

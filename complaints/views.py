@@ -17,7 +17,7 @@ from complaints.access import can_act, can_escalate, complaints_for_user, get_co
 from complaints.filters import ComplaintFilter
 from complaints.models import ComplaintStatus
 from complaints.selectors import board_for_user, root_cause_summary
-from config.exceptions import ApplicationError
+from config.exceptions import ApplicationError, Conflict
 from tickets.access import get_ticket_for_user
 
 
@@ -89,15 +89,38 @@ def complaint_escalate(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def complaint_update(request: HttpRequest, pk: int) -> HttpResponse:
     complaint = get_complaint_for_user(request.user, pk)
+    saved = {name: getattr(complaint, name) for name in services.EDITABLE}  # before the form touches the instance
     form = forms.UpdateForm(request.POST, instance=complaint)
-    return _act(
-        request,
-        pk,
-        "update_form",
-        form,
-        lambda c, d: services.update_complaint(complaint=c, by=request.user, **d),
-        _("The complaint was updated."),
-    )
+    if form.is_valid():
+        data = dict(form.cleaned_data)
+        try:
+            services.update_complaint(
+                complaint=complaint, by=request.user, expected_version=data.pop("version"), **data
+            )
+        except Conflict as conflict:
+            # Both texts stay in view: what the other person saved, and the form as this person typed it,
+            # now at the current version so that saving again is a deliberate choice.
+            current = get_complaint_for_user(request.user, pk)
+            form.add_error(None, conflict.message)
+            form.data = form.data.copy()
+            form.data["version"] = current.version
+            theirs = [(form.fields[name].label, _display(current, name)) for name in services.EDITABLE
+                      if getattr(current, name) != saved[name]]  # fmt: skip
+            messages.error(request, _("The complaint was not saved."))
+            return _detail(request, current, {"update_form": form, "theirs": theirs}, status=409)
+        except ApplicationError as error:
+            form.add_error(error.field if error.field in form.fields else None, error.message)
+        else:
+            messages.success(request, _("The complaint was updated."))
+            return redirect("complaints:detail", pk=complaint.pk)
+    messages.error(request, _("The action was not carried out; see the message below."))
+    return _detail(request, get_complaint_for_user(request.user, pk), {"update_form": form}, status=400)
+
+
+def _display(complaint, name: str) -> str:
+    value = getattr(complaint, name)
+    display = getattr(complaint, f"get_{name}_display", None)
+    return str(display() if display else ("—" if value in (None, "") else value))
 
 
 @require_POST

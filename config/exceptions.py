@@ -23,7 +23,10 @@ class ApplicationError(Exception):
     def form_field(self) -> str:
         return self.field or NON_FIELD_ERRORS
 
-    def as_dict(self) -> dict[str, list[str]]:
+    def as_dict(self) -> dict[str, list[str]] | dict[str, str]:
+        """A bad input names its field (400); a refusal of who asks or of when is a ``detail``."""
+        if self.status_code != 400:
+            return {"detail": str(self.message)}
         return {self.field or "non_field_errors": [str(self.message)]}
 
 
@@ -37,3 +40,9 @@ class Conflict(ApplicationError):
     """The request collides with a change made meanwhile (a stale form, a reused key): 409 in the API."""
 
     status_code = 409
+
+
+class PreconditionFailed(Conflict):
+    """The client's ``If-Match`` names a version that is no longer current: 412 in the API."""
+
+    status_code = 412

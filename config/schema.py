@@ -20,8 +20,11 @@ ERRORS = {
     "403": ("Not allowed for this user.", _DETAIL),
     "404": ("No such object, or not one of yours.", _DETAIL),
     "405": ("Method not allowed.", _DETAIL),
+    "409": ("Collides with a change made meanwhile, or an Idempotency-Key reused for another request.", _DETAIL),
+    "412": ("If-Match names a version of the object that is no longer current: read it again.", _DETAIL),
     "415": ("Unsupported media type.", _DETAIL),
     "429": ("Too many attempts: wait and try again.", _DETAIL),
+    "503": ("Busy (another change holds the object) or unavailable: retry after Retry-After seconds.", _DETAIL),
 }
 
 

@@ -71,6 +71,9 @@ class KPITarget(models.Model):
         help_text=_("Leave empty for the target of the whole desk."),
     )  # fmt: skip
     value = models.FloatField(_("target"))
+    # Counts the saves: the admin form carries the version it was read at, so that two managers
+    # editing one target cannot silently overwrite each other (kpis.admin).
+    version = models.PositiveIntegerField(default=0, editable=False)
 
     class Meta:
         verbose_name = _("KPI target")

@@ -36,6 +36,15 @@ IDEMPOTENCY_HEADER = OpenApiParameter(
 )
 
 
+IF_MATCH_HEADER = OpenApiParameter(
+    "If-Match",
+    str,
+    OpenApiParameter.HEADER,
+    required=False,
+    description="The ETag of the ticket as you read it: a change made since answers 412 and nothing is saved.",
+)
+
+
 class NulSafeSlugRelatedField(serializers.SlugRelatedField):
     """A category slug or a username. One with a NUL character names nothing (PostgreSQL can
     neither store nor compare it): a 400 like any unknown name, not a database error."""
@@ -155,7 +164,17 @@ class ReopenInputSerializer(TicketInputSerializer):
 
 def _output(ticket: Ticket, status_code: int = status.HTTP_200_OK) -> Response:
     ticket = Ticket.objects.select_related("customer", "category", "assignee").get(pk=ticket.pk)
-    return Response(TicketOutputSerializer(ticket).data, status=status_code)
+    response = Response(TicketOutputSerializer(ticket).data, status=status_code)
+    response["ETag"] = f'"{services.version_of(ticket)}"'
+    return response
+
+
+def _if_match(request: Request) -> str | None:
+    """The version named by ``If-Match`` ("*" or none: any version)."""
+    value = request.headers.get("If-Match", "").strip()
+    if not value or value == "*":
+        return None
+    return value.removeprefix("W/").strip('"')
 
 
 class TicketListCreateApi(generics.ListAPIView):
@@ -192,7 +211,9 @@ class TicketDetailApi(APIView):
         return _output(get_ticket_for_user(request.user, pk))
 
     @extend_schema(
-        request=TicketUpdateInputSerializer, responses=TicketOutputSerializer, parameters=[IDEMPOTENCY_HEADER]
+        request=TicketUpdateInputSerializer,
+        responses=TicketOutputSerializer,
+        parameters=[IDEMPOTENCY_HEADER, IF_MATCH_HEADER],
     )
     def patch(self, request: Request, pk: int) -> Response:
         return idempotent(request, lambda: self._update(request, pk))
@@ -201,7 +222,9 @@ class TicketDetailApi(APIView):
         ticket = get_ticket_for_user(request.user, pk, write=True)
         data = TicketUpdateInputSerializer(data=request.data, context={"request": request})
         data.is_valid(raise_exception=True)
-        ticket = services.update_ticket(ticket=ticket, by=request.user, **data.validated_data)
+        ticket = services.update_ticket(
+            ticket=ticket, by=request.user, expected_version=_if_match(request), **data.validated_data
+        )
         return _output(ticket)
 
 

@@ -22,7 +22,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from config.exceptions import ApplicationError
+from config.exceptions import ApplicationError, PreconditionFailed
 from outbox.services import queue_email
 from tickets import hooks
 from tickets.models import (
@@ -122,6 +122,11 @@ def _iso(value: datetime | None) -> str | None:
 
 def _user_key(user) -> str | None:
     return user.get_username() if user else None
+
+
+def version_of(ticket: Ticket) -> str:
+    """The ticket's version for optimistic concurrency: its last change, to the microsecond (the API's ETag)."""
+    return str(int(ticket.updated_at.timestamp() * 1_000_000))
 
 
 def format_reference(number: int, at: datetime) -> str:
@@ -329,16 +334,26 @@ def _display(value: Any) -> Any:
 
 
 @transaction.atomic
-def update_ticket(*, ticket: Ticket | int, by, request_key: str | None = None, **changes: Any) -> Ticket:
+def update_ticket(
+    *, ticket: Ticket | int, by, request_key: str | None = None, expected_version: str | None = None, **changes: Any
+) -> Ticket:
     """Change descriptive fields. Recomputes SLA due times when priority, category or
     request time change; moving to another team unassigns an agent who is not in it.
-    Writes one ``updated`` event listing each field before and after."""
+    Writes one ``updated`` event listing each field before and after.
+
+    ``expected_version`` (``version_of`` as the client read it): when the ticket changed
+    since, ``PreconditionFailed`` is raised and nothing is saved."""
     unknown = set(changes) - set(EDITABLE_FIELDS)
     if unknown:
         raise ApplicationError(_("These fields cannot be changed here: %s") % ", ".join(sorted(unknown)))
     ticket = _locked(ticket)
     if _already_done(ticket, request_key, EventKind.UPDATED):
         return ticket
+    if expected_version is not None and expected_version != version_of(ticket):
+        raise PreconditionFailed(
+            _("The ticket was changed since you read it (%(version)s is current). Read it again, then retry.")
+            % {"version": version_of(ticket)}
+        )
     # Cost can be booked after resolution, the rest only while the ticket is open.
     if set(changes) - {"labour_cost", "logistics_cost", "other_cost"}:
         _check(ticket, "update")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import re
 from datetime import timedelta
 
 import pytest
@@ -207,7 +208,7 @@ class TestBadInput:
         ],
     )
     def test_absurd_compensation_is_refused(self, complaint, agent_client, changes, field):
-        data = {"severity": "minor", "root_cause": "", "corrective_action": "x", **changes}
+        data = {"severity": "minor", "root_cause": "", "corrective_action": "x", "version": 0, **changes}
         response = agent_client.post(f"/complaints/{complaint.pk}/update/", data)
         assert response.status_code == 400
         complaint.refresh_from_db()
@@ -252,7 +253,7 @@ def test_the_api_flow_list_raise_read_escalate_confirm_close(team, agent, superv
     assert (escalated["level"], escalated["handler"]) == (2, "carol")
     # The previous handler still sees the complaint, but may no longer close or change it: 403, not 400.
     refused = api.post(f"/api/complaints/{pk}/close/", {"note": "我来关"}, format="json")
-    assert refused.status_code == 403 and refused.json()["non_field_errors"]
+    assert refused.status_code == 403 and refused.json()["detail"]
     assert api.post(f"/api/complaints/{pk}/confirmation/",
                     {"channel": "email", "contact": "x", "note": "y"}, format="json").status_code == 403  # fmt: skip
     api.force_authenticate(supervisor)
@@ -310,3 +311,51 @@ def test_the_sweep_notes_when_a_complaint_first_went_without_an_update_too_long(
         services.escalate_overdue()
     complaint.refresh_from_db()
     assert complaint.delayed_at == first
+
+
+class TestTwoEditorsAtOnce:
+    """Two people open the same complaint and both save: the second, stale form does not overwrite."""
+
+    def _form(self, client, complaint) -> dict:
+        html = client.get(f"/complaints/{complaint.pk}/").content.decode()
+        version = re.search(r'name="version" value="(\d+)"', html).group(1)
+        return {"severity": "minor", "root_cause": "", "compensation_kind": "none", "compensation_amount": "0",
+                "version": version}  # fmt: skip
+
+    def test_the_stale_form_is_refused_with_both_texts_in_view_and_saving_again_is_deliberate(
+        self, complaint, agent, manager, client
+    ):
+        from django.test import Client
+
+        mine, theirs = Client(), Client()
+        mine.force_login(agent)
+        theirs.force_login(manager)
+        my_form, their_form = self._form(mine, complaint), self._form(theirs, complaint)
+
+        saved = theirs.post(
+            f"/complaints/{complaint.pk}/update/", {**their_form, "corrective_action": "上门更换<主板>"}
+        )
+        assert saved.status_code == 302
+        stale = mine.post(f"/complaints/{complaint.pk}/update/", {**my_form, "corrective_action": "电话道歉并退款"})
+        html = stale.content.decode()
+        assert stale.status_code == 409
+        assert "上门更换&lt;主板&gt;" in html  # what was saved meanwhile, escaped
+        assert "电话道歉并退款</textarea>" in html  # what this editor typed, kept
+        complaint.refresh_from_db()
+        assert complaint.corrective_action == "上门更换<主板>" and complaint.version == 1
+
+        again = re.search(r'name="version" value="(\d+)"', html).group(1)
+        assert again == "1"  # the form now carries the current version: saving again replaces on purpose
+        resaved = mine.post(f"/complaints/{complaint.pk}/update/",
+                            {**my_form, "version": again, "corrective_action": "电话道歉并退款"})  # fmt: skip
+        assert resaved.status_code == 302
+        complaint.refresh_from_db()
+        assert complaint.corrective_action == "电话道歉并退款" and complaint.version == 2
+        assert complaint.events.filter(kind="updated").count() == 2
+
+    def test_a_form_without_its_version_is_refused(self, complaint, agent_client):
+        data = {"severity": "minor", "corrective_action": "x", "compensation_kind": "none"}
+        response = agent_client.post(f"/complaints/{complaint.pk}/update/", data)
+        assert response.status_code == 400
+        complaint.refresh_from_db()
+        assert complaint.corrective_action == ""

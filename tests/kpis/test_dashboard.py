@@ -249,3 +249,29 @@ def test_a_resolve_in_the_ui_shows_after_the_next_run(client, manager, agent, te
     client.post(f"/tickets/{ticket.pk}/resolve/", {"note": "fixed"})
     refresh_kpis()
     assert KPIValue.objects.get(kpi="resolution_rate", granularity="day", dimension="all").value == 100
+
+
+class TestTargetsEditedByTwoManagers:
+    def test_a_stale_target_form_is_refused_with_the_saved_value_shown_and_the_typed_one_kept(self, admin_client):
+        from django.test import Client
+
+        from kpis.models import KPITarget
+        from tests.factories import UserFactory
+
+        target = KPITarget.objects.create(kpi="csat", value=95)
+        other = Client()
+        other.force_login(UserFactory(username="admin2", is_staff=True, is_superuser=True))
+        url = f"/admin/kpis/kpitarget/{target.pk}/change/"
+        form = {"kpi": "csat", "team": "", "value": "96", "read_version": "0"}
+
+        assert other.post(url, form).status_code == 302
+        stale = admin_client.post(url, {**form, "value": "97.5"}, HTTP_ACCEPT_LANGUAGE="en")
+        html = stale.content.decode()
+        assert stale.status_code == 200 and "Someone else saved this target" in html and "96" in html
+        assert 'value="97.5"' in html and 'name="read_version" value="1"' in html  # typed value kept, now current
+        target.refresh_from_db()
+        assert target.value == 96 and target.version == 1
+
+        assert admin_client.post(url, {**form, "value": "97.5", "read_version": "1"}).status_code == 302
+        target.refresh_from_db()
+        assert target.value == 97.5 and target.version == 2

@@ -271,7 +271,7 @@ class TestIdempotencyKeys:
                             HTTP_IDEMPOTENCY_KEY="k")  # fmt: skip
         assert resolved.status_code == 200
         closed = api.post(f"/api/tickets/{ticket.pk}/close/", {"note": ""}, format="json", HTTP_IDEMPOTENCY_KEY="k")
-        assert closed.status_code == 409 and "resolve" in closed.json()["non_field_errors"][0]
+        assert closed.status_code == 409 and "resolve" in closed.json()["detail"]
         ticket.refresh_from_db()
         assert ticket.status == "resolved"
         # A fresh key closes it.
@@ -309,3 +309,22 @@ class TestIdempotencyKeys:
             api.post(f"/api/tickets/{ticket.pk}/close/", {}, format="json", HTTP_IDEMPOTENCY_KEY="early").status_code
             == 200
         )
+
+
+def test_an_update_from_a_stale_read_is_refused_with_412_and_nothing_changes(api, ticket, agent):
+    from tickets import services
+
+    read = api.get(f"/api/tickets/{ticket.pk}/")
+    etag = read["ETag"]
+    services.update_ticket(ticket=ticket, by=agent, subject="另一位客服改的标题")  # meanwhile
+    stale = api.patch(f"/api/tickets/{ticket.pk}/", {"subject": "我的标题"}, format="json", HTTP_IF_MATCH=etag)
+    assert stale.status_code == 412 and stale.json()["detail"]
+    ticket.refresh_from_db()
+    assert ticket.subject == "另一位客服改的标题"
+    fresh = api.get(f"/api/tickets/{ticket.pk}/")["ETag"]
+    assert fresh != etag
+    done = api.patch(f"/api/tickets/{ticket.pk}/", {"subject": "我的标题"}, format="json", HTTP_IF_MATCH=fresh)
+    assert done.status_code == 200 and done.json()["subject"] == "我的标题" and done["ETag"] != fresh
+    assert (
+        api.patch(f"/api/tickets/{ticket.pk}/", {"priority": "high"}, format="json").status_code == 200
+    )  # no If-Match
