@@ -38,3 +38,6 @@ class ComplaintAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # a complaint and its history are the record of how a customer was treated

@@ -175,6 +175,7 @@ class ComplaintEventKind(models.TextChoices):
     CONFIRMATION = "confirmation", _("logged the customer's confirmation")
     AWAITING = "awaiting", _("asked the customer to confirm the fix")
     CLOSED = "closed", _("closed the complaint")
+    DELAYED = "delayed", _("went without an update for longer than allowed")
 
 
 class ComplaintEvent(models.Model):

@@ -18,7 +18,7 @@ from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import override
+from django.utils.translation import gettext_lazy, override
 
 from complaints.access import can_act, can_escalate
 from complaints.models import (
@@ -74,9 +74,35 @@ def _locked(complaint: Complaint | int) -> Complaint:
     return Complaint.objects.select_for_update(of=("self",)).select_related("ticket", "ticket__team").get(pk=pk)
 
 
-def _check_open(complaint: Complaint) -> None:
-    if complaint.status == ComplaintStatus.CLOSED:
-        raise ApplicationError(_("This complaint is closed."))
+_NOT_CLOSED = frozenset({ComplaintStatus.OPEN, ComplaintStatus.IN_PROGRESS, ComplaintStatus.AWAITING_CONFIRMATION})
+
+#: action → statuses it may start from, and the status it leads to (None: unchanged).
+TRANSITIONS: dict[str, tuple[frozenset[str], str | None]] = {
+    "escalate": (_NOT_CLOSED, None),
+    "update": (_NOT_CLOSED, None),  # an open complaint moves to in progress with its first edit
+    "mark_delayed": (_NOT_CLOSED, None),
+    "request_confirmation": (frozenset({ComplaintStatus.OPEN, ComplaintStatus.IN_PROGRESS}),
+                             ComplaintStatus.AWAITING_CONFIRMATION),
+    "log_confirmation": (_NOT_CLOSED, None),
+    "close": (_NOT_CLOSED, ComplaintStatus.CLOSED),
+}  # fmt: skip
+
+_REFUSALS = {
+    "request_confirmation": gettext_lazy("The customer has already been asked to confirm the fix."),
+}
+
+
+def allowed_actions(complaint: Complaint) -> set[str]:
+    """The actions whose transition starts from the complaint's current status."""
+    return {action for action, (sources, _target) in TRANSITIONS.items() if complaint.status in sources}
+
+
+def _check(complaint: Complaint, action: str) -> None:
+    sources, _target = TRANSITIONS[action]
+    if complaint.status not in sources:
+        if complaint.status == ComplaintStatus.CLOSED:
+            raise ApplicationError(_("This complaint is closed."))
+        raise ApplicationError(str(_REFUSALS[action]))
 
 
 def _check_handler(user, complaint: Complaint) -> None:
@@ -149,7 +175,7 @@ def escalate_complaint(*, complaint: Complaint | int, by, reason: str, automatic
     if not reason:
         raise ApplicationError(_("Say why the complaint is escalated."), field="reason")
     complaint = _locked(complaint)
-    _check_open(complaint)
+    _check(complaint, "escalate")
     if not automatic and not can_escalate(by, complaint):
         raise NotAllowed(_("Only the handler, the team's supervisor or a manager can escalate this complaint."))
     if complaint.level >= Level.MANAGER:
@@ -208,7 +234,7 @@ def update_complaint(
     if unknown:
         raise ApplicationError(_("These fields cannot be changed here: %s") % ", ".join(sorted(unknown)))
     complaint = _locked(complaint)
-    _check_open(complaint)
+    _check(complaint, "update")
     _check_handler(by, complaint)
     if expected_version is not None and expected_version != complaint.version:
         raise Conflict(
@@ -255,12 +281,12 @@ def update_complaint(
 def request_confirmation(*, complaint: Complaint | int, by) -> Complaint:
     """The fix is done: wait for the customer to confirm. Needs the corrective action written down."""
     complaint = _locked(complaint)
-    _check_open(complaint)
+    _check(complaint, "request_confirmation")
     _check_handler(by, complaint)
     if not complaint.corrective_action.strip():
         raise ApplicationError(_("Write down the corrective action first."), field="corrective_action")
     now = timezone.now()
-    complaint.status, complaint.updated_at = ComplaintStatus.AWAITING_CONFIRMATION, now
+    complaint.status, complaint.updated_at = TRANSITIONS["request_confirmation"][1], now
     complaint.save(update_fields=["status", "updated_at"])
     _record(complaint, ComplaintEventKind.AWAITING, by, at=now)
     return complaint
@@ -270,7 +296,7 @@ def request_confirmation(*, complaint: Complaint | int, by) -> Complaint:
 def log_confirmation(*, complaint: Complaint | int, by, channel: str, contact: str, note: str) -> Complaint:
     """The customer confirmed the fix: who, how (phone, e-mail, in person) and what they said."""
     complaint = _locked(complaint)
-    _check_open(complaint)
+    _check(complaint, "log_confirmation")
     _check_handler(by, complaint)
     if channel not in ConfirmationChannel.values:
         raise ApplicationError(_("Say how the customer confirmed."), field="channel")
@@ -314,7 +340,7 @@ def close_complaint(*, complaint: Complaint | int, by, note: str = "") -> Compla
     """Closed only when the loop is closed (seed 001): a logged confirmation from the customer,
     or a satisfied survey answer after the fix. Writes a ``closed`` event."""
     complaint = _locked(complaint)
-    _check_open(complaint)
+    _check(complaint, "close")
     _check_handler(by, complaint)
     survey = satisfied_survey_after_fix(complaint)
     if complaint.confirmed_at is None and survey is None:
@@ -325,7 +351,7 @@ def close_complaint(*, complaint: Complaint | int, by, note: str = "") -> Compla
             )
         )
     now = timezone.now()
-    complaint.status, complaint.closed_at, complaint.updated_at = ComplaintStatus.CLOSED, now, now
+    complaint.status, complaint.closed_at, complaint.updated_at = TRANSITIONS["close"][1], now, now
     complaint.save(update_fields=["status", "closed_at", "updated_at"])
     _record(
         complaint,
@@ -338,13 +364,31 @@ def close_complaint(*, complaint: Complaint | int, by, note: str = "") -> Compla
     return complaint
 
 
+def mark_delayed(now: datetime) -> int:
+    """Note, once, each complaint that has gone without an update longer than its severity allows
+    (the delay taboo, 拖延处理): ``delayed_at`` and a ``delayed`` event in its history."""
+    with transaction.atomic():
+        found = list(
+            Complaint.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(delay_q(now), delayed_at__isnull=True)
+            .values_list("pk", "updated_at")
+        )
+        Complaint.objects.filter(pk__in=[pk for pk, _updated in found]).update(delayed_at=now)
+        ComplaintEvent.objects.bulk_create([
+            ComplaintEvent(complaint_id=pk, kind=ComplaintEventKind.DELAYED, actor=None, at=now,
+                           after={"last_update": updated.isoformat()})
+            for pk, updated in found
+        ])  # fmt: skip
+    return len(found)
+
+
 def escalate_overdue(now: datetime | None = None) -> int:
     """The beat job: note when complaints first went without an update for too long (the delay
     taboo), and escalate each open complaint below level 3 that breached its SLA at its
     current level, or stayed at one level longer than its severity allows. Rows are claimed
     with SKIP LOCKED, so two sweepers never escalate the same complaint twice."""
     now = now or timezone.now()
-    Complaint.objects.filter(delay_q(now), delayed_at__isnull=True).update(delayed_at=now)
+    mark_delayed(now)
     escalated = 0
     for severity in Severity.values:
         _resolve, level_window, _update = policy_for(severity)

@@ -311,6 +311,25 @@ def test_the_sweep_notes_when_a_complaint_first_went_without_an_update_too_long(
         services.escalate_overdue()
     complaint.refresh_from_db()
     assert complaint.delayed_at == first
+    (delayed,) = complaint.events.filter(kind="delayed")  # in its history, once, by nobody in particular
+    assert delayed.actor is None and delayed.at == first
+
+
+def test_the_complaint_statuses_follow_their_table(complaint, agent):
+    assert services.allowed_actions(complaint) >= {"escalate", "update", "request_confirmation", "close"}
+    services.update_complaint(complaint=complaint, by=agent, corrective_action="上门更换")
+    services.request_confirmation(complaint=complaint, by=agent)
+    with pytest.raises(ApplicationError):
+        services.request_confirmation(complaint=complaint, by=agent)  # awaiting already
+    complaint.refresh_from_db()
+    assert "request_confirmation" not in services.allowed_actions(complaint)
+    assert complaint.events.filter(kind="awaiting").count() == 1
+
+
+def test_admin_can_neither_change_nor_delete_a_complaint(admin_client, complaint):
+    assert admin_client.get(f"/admin/complaints/complaint/{complaint.pk}/delete/").status_code == 403
+    admin_client.post("/admin/complaints/complaint/", {"action": "delete_selected", "_selected_action": [complaint.pk]})
+    assert Complaint.objects.filter(pk=complaint.pk).exists()
 
 
 class TestTwoEditorsAtOnce:
