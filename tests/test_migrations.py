@@ -28,7 +28,7 @@ def test_indexes_on_big_tables_are_added_concurrently_outside_a_transaction():
         if (app, name) in LANDED or app not in {config.label for config in apps.get_app_configs()}:
             continue
         for operation in migration.operations:
-            if isinstance(operation, migrations.AddIndex) and (app, operation.model_name.lower()) in BIG:
-                if not isinstance(operation, AddIndexConcurrently) or migration.atomic:
-                    offenders.append(f"{app}.{name}: {operation.index.name}")
+            on_big_table = isinstance(operation, migrations.AddIndex) and (app, operation.model_name.lower()) in BIG
+            if on_big_table and (not isinstance(operation, AddIndexConcurrently) or migration.atomic):
+                offenders.append(f"{app}.{name}: {operation.index.name}")
     assert not offenders, "use AddIndexConcurrently in a migration with atomic = False: " + ", ".join(offenders)
