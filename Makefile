@@ -32,7 +32,7 @@ lint: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
-	$(BIN)/mypy
+	SECRET_KEY=lint DATABASE_URL=postgres://localhost/lint REDIS_URL=redis://localhost/0 $(BIN)/mypy
 	$(BIN)/python -m config.embedded exec -- $(BIN)/python manage.py makemigrations --check --dry-run
 	$(MAKE) wheels
 

@@ -13,7 +13,7 @@ from complaints.access import complaints_for_user, get_complaint_for_user
 from complaints.filters import ComplaintFilter
 from complaints.models import Complaint, ConfirmationChannel, Severity
 from config.api import InputSerializer
-from tickets.access import get_ticket_for_user
+from tickets.access import acting_user, get_ticket_for_user
 
 
 class ComplaintOutputSerializer(serializers.ModelSerializer):
@@ -96,7 +96,7 @@ class ComplaintListCreateApi(generics.ListAPIView):
         data.is_valid(raise_exception=True)
         ticket = get_ticket_for_user(request.user, data.validated_data["ticket"], write=True)
         complaint = services.open_complaint(
-            ticket=ticket, by=request.user, source="raised", severity=data.validated_data["severity"]
+            ticket=ticket, by=acting_user(request), source="raised", severity=data.validated_data["severity"]
         )
         response = _output(request, complaint)
         response.status_code = status.HTTP_201_CREATED
@@ -116,7 +116,7 @@ class ComplaintEscalateApi(APIView):
         data = EscalateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         return _output(
-            request, services.escalate_complaint(complaint=complaint, by=request.user, **data.validated_data)
+            request, services.escalate_complaint(complaint=complaint, by=acting_user(request), **data.validated_data)
         )
 
 
@@ -126,7 +126,9 @@ class ComplaintConfirmationApi(APIView):
         complaint = get_complaint_for_user(request.user, pk)
         data = ConfirmationInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        return _output(request, services.log_confirmation(complaint=complaint, by=request.user, **data.validated_data))
+        return _output(
+            request, services.log_confirmation(complaint=complaint, by=acting_user(request), **data.validated_data)
+        )
 
 
 class ComplaintCloseApi(APIView):
@@ -135,4 +137,6 @@ class ComplaintCloseApi(APIView):
         complaint = get_complaint_for_user(request.user, pk)
         data = CloseInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        return _output(request, services.close_complaint(complaint=complaint, by=request.user, **data.validated_data))
+        return _output(
+            request, services.close_complaint(complaint=complaint, by=acting_user(request), **data.validated_data)
+        )

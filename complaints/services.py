@@ -46,10 +46,10 @@ from tickets.models import RESOLVED_STATUSES, Ticket
 User = get_user_model()
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import User as AuthUser
+    from config.types import Actor, Viewer
 
 
-def handler_for(ticket: Ticket, level: int, *, by=None):
+def handler_for(ticket: Ticket, level: int, *, by: Actor = None) -> Actor:
     """Level 1: the ticket's agent; 2: the team's supervisor; 3: a manager."""
     if level == Level.AGENT:
         return ticket.assignee or by or ticket.team.supervisor
@@ -63,7 +63,10 @@ def handler_for(ticket: Ticket, level: int, *, by=None):
     )
 
 
-def _record(complaint: Complaint, kind: str, by, *, at: datetime, reason: str = "", before=None, after=None):
+def _record(
+    complaint: Complaint, kind: str, by: Actor, *, at: datetime, reason: str = "",
+    before: dict[str, Any] | None = None, after: dict[str, Any] | None = None,
+) -> ComplaintEvent:  # fmt: skip
     return ComplaintEvent.objects.create(
         complaint=complaint, kind=kind, actor=by, at=at, reason=reason, before=before or {}, after=after or {}
     )
@@ -105,13 +108,15 @@ def _check(complaint: Complaint, action: str) -> None:
         raise ApplicationError(str(_REFUSALS[action]))
 
 
-def _check_handler(user, complaint: Complaint) -> None:
+def _check_handler(user: Actor, complaint: Complaint) -> None:
     if not can_act(user, complaint):
         raise NotAllowed(_("Only the complaint's current handler or a manager can do this."))
 
 
 @transaction.atomic
-def open_complaint(*, ticket: Ticket, by, source: str = Source.CATEGORY, severity: str = Severity.MINOR) -> Complaint:
+def open_complaint(
+    *, ticket: Ticket, by: Actor, source: str = Source.CATEGORY, severity: str = Severity.MINOR
+) -> Complaint:
     """The ticket's complaint, opened at level 1 with its SLA due time; the existing one if any."""
     existing = Complaint.objects.filter(ticket=ticket).first()
     if existing is not None:
@@ -156,19 +161,19 @@ def open_missing_complaints() -> int:
     return len(complaints)
 
 
-def open_complaint_for_category(*, ticket: Ticket, by, source: str = Source.CATEGORY) -> None:
+def open_complaint_for_category(*, ticket: Ticket, by: Actor, source: str = Source.CATEGORY) -> None:
     """``tickets.hooks``: every ticket of a complaint category has its complaint record."""
     if ticket.category.is_complaint:
         open_complaint(ticket=ticket, by=by, source=source)
 
 
-def complaint_panel(*, ticket: Ticket, user) -> tuple[str, dict]:
+def complaint_panel(*, ticket: Ticket, user: Viewer) -> tuple[str, dict]:
     """The complaint panel on the ticket's page: the complaint, or a form to raise one."""
     return "complaints/_partials/ticket_panel.html", {"complaint": Complaint.objects.filter(ticket=ticket).first()}
 
 
 @transaction.atomic
-def escalate_complaint(*, complaint: Complaint | int, by, reason: str, automatic: bool = False) -> Complaint:
+def escalate_complaint(*, complaint: Complaint | int, by: Actor, reason: str, automatic: bool = False) -> Complaint:
     """One level up (agent → supervisor → manager) to that level's handler. Writes an
     ``escalated`` event and a note in the ticket's timeline, and e-mails the new handler."""
     reason = (reason or "").strip()
@@ -224,7 +229,7 @@ EDITABLE = ("severity", "root_cause", "corrective_action", "compensation_kind", 
 
 @transaction.atomic
 def update_complaint(
-    *, complaint: Complaint | int, by: AuthUser, expected_version: int | None = None, **changes: Any
+    *, complaint: Complaint | int, by: Actor, expected_version: int | None = None, **changes: Any
 ) -> Complaint:
     """Severity, root cause, corrective action, compensation. Moves an open complaint to in progress.
 
@@ -278,7 +283,7 @@ def update_complaint(
 
 
 @transaction.atomic
-def request_confirmation(*, complaint: Complaint | int, by) -> Complaint:
+def request_confirmation(*, complaint: Complaint | int, by: Actor) -> Complaint:
     """The fix is done: wait for the customer to confirm. Needs the corrective action written down."""
     complaint = _locked(complaint)
     _check(complaint, "request_confirmation")
@@ -286,14 +291,14 @@ def request_confirmation(*, complaint: Complaint | int, by) -> Complaint:
     if not complaint.corrective_action.strip():
         raise ApplicationError(_("Write down the corrective action first."), field="corrective_action")
     now = timezone.now()
-    complaint.status, complaint.updated_at = TRANSITIONS["request_confirmation"][1], now
+    complaint.status, complaint.updated_at = ComplaintStatus.AWAITING_CONFIRMATION, now
     complaint.save(update_fields=["status", "updated_at"])
     _record(complaint, ComplaintEventKind.AWAITING, by, at=now)
     return complaint
 
 
 @transaction.atomic
-def log_confirmation(*, complaint: Complaint | int, by, channel: str, contact: str, note: str) -> Complaint:
+def log_confirmation(*, complaint: Complaint | int, by: Actor, channel: str, contact: str, note: str) -> Complaint:
     """The customer confirmed the fix: who, how (phone, e-mail, in person) and what they said."""
     complaint = _locked(complaint)
     _check(complaint, "log_confirmation")
@@ -336,7 +341,7 @@ def satisfied_survey_after_fix(complaint: Complaint) -> SurveyResponse | None:
 
 
 @transaction.atomic
-def close_complaint(*, complaint: Complaint | int, by, note: str = "") -> Complaint:
+def close_complaint(*, complaint: Complaint | int, by: Actor, note: str = "") -> Complaint:
     """Closed only when the loop is closed (seed 001): a logged confirmation from the customer,
     or a satisfied survey answer after the fix. Writes a ``closed`` event."""
     complaint = _locked(complaint)
@@ -351,7 +356,7 @@ def close_complaint(*, complaint: Complaint | int, by, note: str = "") -> Compla
             )
         )
     now = timezone.now()
-    complaint.status, complaint.closed_at, complaint.updated_at = TRANSITIONS["close"][1], now, now
+    complaint.status, complaint.closed_at, complaint.updated_at = ComplaintStatus.CLOSED, now, now
     complaint.save(update_fields=["status", "closed_at", "updated_at"])
     _record(
         complaint,

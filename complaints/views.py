@@ -7,7 +7,7 @@ from collections.abc import Callable
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
@@ -18,7 +18,7 @@ from complaints.filters import ComplaintFilter
 from complaints.models import ComplaintStatus
 from complaints.selectors import board_for_user, root_cause_summary
 from config.exceptions import ApplicationError, Conflict
-from tickets.access import get_ticket_for_user
+from tickets.access import acting_user, get_ticket_for_user
 
 
 @require_GET
@@ -80,7 +80,7 @@ def complaint_escalate(request: HttpRequest, pk: int) -> HttpResponse:
         pk,
         "escalate_form",
         forms.EscalateForm(request.POST),
-        lambda c, d: services.escalate_complaint(complaint=c, by=request.user, reason=d["reason"]),
+        lambda c, d: services.escalate_complaint(complaint=c, by=acting_user(request), reason=d["reason"]),
         _("The complaint was escalated."),
     )
 
@@ -95,15 +95,17 @@ def complaint_update(request: HttpRequest, pk: int) -> HttpResponse:
         data = dict(form.cleaned_data)
         try:
             services.update_complaint(
-                complaint=complaint, by=request.user, expected_version=data.pop("version"), **data
+                complaint=complaint, by=acting_user(request), expected_version=data.pop("version"), **data
             )
         except Conflict as conflict:
             # Both texts stay in view: what the other person saved, and the form as this person typed it,
             # now at the current version so that saving again is a deliberate choice.
             current = get_complaint_for_user(request.user, pk)
             form.add_error(None, conflict.message)
-            form.data = form.data.copy()
-            form.data["version"] = current.version
+            data = QueryDict(mutable=True)
+            data.update(form.data)
+            data["version"] = str(current.version)
+            form.data = data
             theirs = [(form.fields[name].label, _display(current, name)) for name in services.EDITABLE
                       if getattr(current, name) != saved[name]]  # fmt: skip
             messages.error(request, _("The complaint was not saved."))
@@ -131,7 +133,7 @@ def complaint_request_confirmation(request: HttpRequest, pk: int) -> HttpRespons
         pk,
         "close_form",
         forms.CloseForm(request.POST),
-        lambda c, d: services.request_confirmation(complaint=c, by=request.user),
+        lambda c, d: services.request_confirmation(complaint=c, by=acting_user(request)),
         _("The complaint now waits for the customer's confirmation."),
     )
 
@@ -144,7 +146,7 @@ def complaint_confirm(request: HttpRequest, pk: int) -> HttpResponse:
         pk,
         "confirmation_form",
         forms.ConfirmationForm(request.POST),
-        lambda c, d: services.log_confirmation(complaint=c, by=request.user, **d),
+        lambda c, d: services.log_confirmation(complaint=c, by=acting_user(request), **d),
         _("The customer's confirmation was logged."),
     )
 
@@ -157,7 +159,7 @@ def complaint_close(request: HttpRequest, pk: int) -> HttpResponse:
         pk,
         "close_form",
         forms.CloseForm(request.POST),
-        lambda c, d: services.close_complaint(complaint=c, by=request.user, note=d["note"]),
+        lambda c, d: services.close_complaint(complaint=c, by=acting_user(request), note=d["note"]),
         _("The complaint was closed."),
     )
 
@@ -172,7 +174,7 @@ def complaint_raise(request: HttpRequest, ticket_pk: int) -> HttpResponse:
         messages.error(request, _("Choose a severity."))
         return redirect("tickets:detail", pk=ticket.pk)
     complaint = services.open_complaint(
-        ticket=ticket, by=request.user, source="raised", severity=form.cleaned_data["severity"]
+        ticket=ticket, by=acting_user(request), source="raised", severity=form.cleaned_data["severity"]
     )
     messages.success(request, _("A complaint was opened for %s.") % ticket.reference)
     return redirect("complaints:detail", pk=complaint.pk)

@@ -85,6 +85,8 @@ def idempotent(request: Request, act: Callable[[], Response]) -> Response:
         return act()
     if len(key) > 200 or "\x00" in key:
         raise serializers.ValidationError({IDEMPOTENCY_HEADER: [_("Use a key of at most 200 characters.")]})
+    user_id = request.user.pk
+    assert user_id is not None  # every operation that takes a key needs a login first
     described = f"{request.method} {request.path}"[:300]
     body = json.dumps(request.data, sort_keys=True, default=str, ensure_ascii=False)
     fingerprint = hashlib.sha256(f"{described}\n{body}".encode()).hexdigest()
@@ -93,10 +95,15 @@ def idempotent(request: Request, act: Callable[[], Response]) -> Response:
         try:
             with transaction.atomic():
                 record = IdempotencyKey.objects.create(
-                    user=request.user, key=key, request=described, fingerprint=fingerprint, status_code=0, response={}
+                    user_id=user_id,
+                    key=key,
+                    request=described,
+                    fingerprint=fingerprint,
+                    status_code=0,
+                    response={},
                 )
         except IntegrityError:
-            record = IdempotencyKey.objects.select_for_update().get(user=request.user, key=key)
+            record = IdempotencyKey.objects.select_for_update().get(user_id=user_id, key=key)
             if record.fingerprint != fingerprint:
                 raise Conflict(
                     _("This Idempotency-Key was already used for another request (%(request)s). Use a new key.")

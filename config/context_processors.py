@@ -10,10 +10,12 @@ from tickets.access import is_manager
 
 def desk(request: HttpRequest) -> dict:
     user = getattr(request, "user", None)
-    signed_in = bool(user and user.is_authenticated)
+    if user is None or not user.is_authenticated:
+        return {"desk_name": settings.DESK_NAME or _("After-sales Service Desk"), "viewer_is_manager": False,
+                "dev_outbox": False, "viewer_sees_dashboard": False}  # fmt: skip
     return {
         "desk_name": settings.DESK_NAME or _("After-sales Service Desk"),
-        "viewer_is_manager": bool(signed_in and is_manager(user)),
-        "dev_outbox": settings.DEBUG and signed_in and user.is_staff,
-        "viewer_sees_dashboard": bool(signed_in and dashboard_teams(user) is not None),
+        "viewer_is_manager": is_manager(user),
+        "dev_outbox": settings.DEBUG and user.is_staff,
+        "viewer_sees_dashboard": dashboard_teams(user) is not None,
     }

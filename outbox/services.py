@@ -22,7 +22,7 @@ from typing import Any
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
@@ -45,7 +45,7 @@ def render_email(template: str, context: dict[str, Any], language: str) -> tuple
 
 
 def queue_email(
-    *, to: str, template: str, context: dict[str, Any], language: str, kind: str, ticket=None
+    *, to: str, template: str, context: dict[str, Any], language: str, kind: str, ticket: Any = None
 ) -> OutgoingEmail:
     """Write the message to the outbox and have it sent after the current transaction commits."""
     subject, text, html = render_email(template, context, language)
@@ -147,7 +147,7 @@ def sweep(limit: int = 200) -> int:
     return sum(deliver(pk) for pk in pks)
 
 
-def retry_now(queryset) -> int:
+def retry_now(queryset: QuerySet[OutgoingEmail]) -> int:
     """Admin action: make failed or waiting messages due immediately (attempts start over)."""
     return queryset.exclude(status=EmailStatus.SENT).update(
         status=EmailStatus.PENDING, next_attempt_at=timezone.now(), attempts=0, locked_until=None

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from surveys.models import SurveyInvitation, SurveyResponse
 from surveys.services import answers_for_display
 from tickets.models import Ticket
 
+if TYPE_CHECKING:
+    from config.types import Viewer
 
-def survey_panel(*, ticket: Ticket, user) -> tuple[str, dict]:
+
+def survey_panel(*, ticket: Ticket, user: Viewer) -> tuple[str, dict]:
     """The survey panel on the ticket's page: its state, the answers, the follow-ups."""
     invitation = SurveyInvitation.objects.filter(ticket=ticket).select_related("template").first()
     response = (

@@ -7,7 +7,7 @@ import hashlib
 import hmac
 import secrets
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import transaction
@@ -24,6 +24,9 @@ from outbox.services import queue_email
 from surveys.models import QuestionKind, QuestionRole, SurveyInvitation, SurveyResponse, SurveyTemplate, detractor
 from tickets.models import Category, Channel, Priority, Ticket
 from tickets.services import create_ticket
+
+if TYPE_CHECKING:
+    from config.types import Actor
 
 TOKEN_SALT = "surveys.invitation"
 
@@ -103,7 +106,7 @@ def invite_to_survey(ticket: Ticket) -> SurveyInvitation | None:
     return invitation
 
 
-def invite_after_resolution(*, ticket: Ticket, by) -> None:
+def invite_after_resolution(*, ticket: Ticket, by: Actor) -> None:
     """``tickets.hooks.ticket_resolved``: the first resolution sends the survey."""
     invite_to_survey(ticket)
 

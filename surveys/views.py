@@ -24,7 +24,8 @@ LANGUAGE_CODES = {code for code, _name in settings.LANGUAGES}
 
 
 def _token_key(group: str, request: HttpRequest) -> str:
-    return services.hash_token(request.resolver_match.kwargs.get("token", ""))
+    match = request.resolver_match
+    return services.hash_token(match.kwargs.get("token", "") if match else "")
 
 
 def no_referrer(view):

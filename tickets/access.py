@@ -6,19 +6,26 @@ rules build on ``tickets_for_user``. Anything a user may not see is a 404, never
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
-from django.http import Http404
+from django.http import Http404, HttpRequest
 
 from tickets.models import Team, Ticket
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+    from rest_framework.request import Request
+
+    from config.types import Viewer
 
 #: Members of this group (and superusers) see every team's tickets.
 MANAGERS_GROUP = "managers"
 
 
-def is_manager(user: AbstractBaseUser | AnonymousUser) -> bool:
+def is_manager(user: Viewer) -> bool:
+    """A member of the managers group, or a superuser (asked once per request's user object)."""
     if not user.is_authenticated:
         return False
     if user.is_superuser:
@@ -26,18 +33,18 @@ def is_manager(user: AbstractBaseUser | AnonymousUser) -> bool:
     cached = getattr(user, "_desk_is_manager", None)
     if cached is None:
         cached = user.groups.filter(name=MANAGERS_GROUP).exists()
-        user._desk_is_manager = cached  # type: ignore[union-attr]
-    return cached
+        setattr(user, "_desk_is_manager", cached)  # noqa: B010 (an attribute of our own on Django's user)
+    return bool(cached)
 
 
-def teams_for_user(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Team]:
+def teams_for_user(user: Viewer) -> QuerySet[Team]:
     """The teams whose tickets ``user`` works on: all of them for a manager."""
     if is_manager(user):
         return Team.objects.all()
     return Team.objects.filter(Q(members=user) | Q(supervisor=user)).distinct()
 
 
-def tickets_for_user(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Ticket]:
+def tickets_for_user(user: Viewer) -> QuerySet[Ticket]:
     """The tickets of the user's teams (every ticket for a manager); none for a visitor."""
     if not user.is_authenticated:
         return Ticket.objects.none()
@@ -49,7 +56,7 @@ def tickets_for_user(user: AbstractBaseUser | AnonymousUser) -> QuerySet[Ticket]
     return Ticket.objects.filter(team_id__in=team_ids)
 
 
-def get_ticket_for_user(user: AbstractBaseUser | AnonymousUser, pk: Any, *, write: bool = False) -> Ticket:
+def get_ticket_for_user(user: Viewer, pk: Any, *, write: bool = False) -> Ticket:
     """The ticket ``pk`` if ``user`` may see it, else 404 (never 403: no existence leak).
 
     Every ticket a user may read they may also act on; ``write`` is kept so
@@ -65,6 +72,14 @@ def get_ticket_for_user(user: AbstractBaseUser | AnonymousUser, pk: Any, *, writ
     if ticket is None:
         raise Http404
     return ticket
+
+
+def acting_user(request: HttpRequest | Request) -> User:
+    """The signed-in user a view acts for (views and API operations require a login first)."""
+    user = request.user
+    if not user.is_authenticated:
+        raise PermissionDenied
+    return cast("User", user)
 
 
 def parse_pk(pk: Any) -> int:

@@ -17,7 +17,7 @@ from rest_framework.views import APIView
 from config.api import IDEMPOTENCY_HEADER as IDEMPOTENCY_HEADER_NAME
 from config.api import AwareDateTimeField, InputSerializer, idempotent
 from tickets import services
-from tickets.access import get_ticket_for_user, teams_for_user
+from tickets.access import acting_user, get_ticket_for_user, teams_for_user
 from tickets.filters import TicketFilter
 from tickets.models import Category, Channel, Priority, Team, Ticket
 from tickets.selectors import queue_for_user
@@ -199,7 +199,7 @@ class TicketListCreateApi(generics.ListAPIView):
         customer_data = values.pop("customer")
         with transaction.atomic():
             customer = services.find_or_create_customer(**customer_data)
-            ticket = services.create_ticket(by=request.user, customer=customer, **values)
+            ticket = services.create_ticket(by=acting_user(request), customer=customer, **values)
         return _output(ticket, status.HTTP_201_CREATED)
 
 
@@ -223,7 +223,7 @@ class TicketDetailApi(APIView):
         data = TicketUpdateInputSerializer(data=request.data, context={"request": request})
         data.is_valid(raise_exception=True)
         ticket = services.update_ticket(
-            ticket=ticket, by=request.user, expected_version=_if_match(request), **data.validated_data
+            ticket=ticket, by=acting_user(request), expected_version=_if_match(request), **data.validated_data
         )
         return _output(ticket)
 
@@ -259,7 +259,7 @@ class TicketReplyApi(_TicketActionApi):
 
     def act(self, request, ticket, data):
         service = services.add_note if data["internal"] else services.add_reply
-        return service(ticket=ticket, by=request.user, body=data["body"])
+        return service(ticket=ticket, by=acting_user(request), body=data["body"])
 
 
 class TicketAssignApi(_TicketActionApi):
@@ -272,7 +272,7 @@ class TicketAssignApi(_TicketActionApi):
         return super().post(request, pk)
 
     def act(self, request, ticket, data):
-        return services.assign_ticket(ticket=ticket, by=request.user, assignee=data["assignee"])
+        return services.assign_ticket(ticket=ticket, by=acting_user(request), assignee=data["assignee"])
 
 
 class TicketPendingApi(_TicketActionApi):
@@ -285,7 +285,7 @@ class TicketPendingApi(_TicketActionApi):
         return super().post(request, pk)
 
     def act(self, request, ticket, data):
-        return services.mark_pending(ticket=ticket, by=request.user, note=data["note"])
+        return services.mark_pending(ticket=ticket, by=acting_user(request), note=data["note"])
 
 
 class TicketResolveApi(_TicketActionApi):
@@ -298,7 +298,7 @@ class TicketResolveApi(_TicketActionApi):
         return super().post(request, pk)
 
     def act(self, request, ticket, data):
-        return services.resolve_ticket(ticket=ticket, by=request.user, note=data["note"])
+        return services.resolve_ticket(ticket=ticket, by=acting_user(request), note=data["note"])
 
 
 class TicketCloseApi(_TicketActionApi):
@@ -311,7 +311,7 @@ class TicketCloseApi(_TicketActionApi):
         return super().post(request, pk)
 
     def act(self, request, ticket, data):
-        return services.close_ticket(ticket=ticket, by=request.user, note=data["note"])
+        return services.close_ticket(ticket=ticket, by=acting_user(request), note=data["note"])
 
 
 class TicketReopenApi(_TicketActionApi):
@@ -324,4 +324,4 @@ class TicketReopenApi(_TicketActionApi):
         return super().post(request, pk)
 
     def act(self, request, ticket, data):
-        return services.reopen_ticket(ticket=ticket, by=request.user, reason=data["reason"])
+        return services.reopen_ticket(ticket=ticket, by=acting_user(request), reason=data["reason"])

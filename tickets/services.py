@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
@@ -37,6 +37,9 @@ from tickets.models import (
     TicketEvent,
 )
 from tickets.selectors import assignable_users, sla_policy_for
+
+if TYPE_CHECKING:
+    from config.types import Actor
 
 #: action → statuses it may start from, and the status it leads to (None: unchanged).
 TRANSITIONS: dict[str, tuple[frozenset[str], str | None]] = {
@@ -91,7 +94,7 @@ def _scoped(kind: str, request_key: str | None) -> str | None:
 def _record(
     ticket: Ticket,
     kind: str,
-    by,
+    by: Actor,
     *,
     at: datetime,
     body: str = "",
@@ -120,7 +123,7 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def _user_key(user) -> str | None:
+def _user_key(user: Actor) -> str | None:
     return user.get_username() if user else None
 
 
@@ -193,7 +196,7 @@ def _email_customer(ticket: Ticket, template: str, context: dict[str, Any]) -> b
     return True
 
 
-def _check_assignee(team: Team, assignee) -> None:
+def _check_assignee(team: Team, assignee: Actor) -> None:
     if assignee is not None and not assignable_users(team).filter(pk=assignee.pk).exists():
         raise ApplicationError(
             _("%(user)s is not a member of team %(team)s.") % {"user": assignee, "team": team}, field="assignee"
@@ -212,7 +215,7 @@ def _apply_sla(ticket: Ticket) -> None:
 @transaction.atomic
 def create_ticket(
     *,
-    by,
+    by: Actor,
     subject: str,
     customer: Customer,
     category: Category,
@@ -223,7 +226,7 @@ def create_ticket(
     product: str = "",
     serial_number: str = "",
     requested_at: datetime | None = None,
-    assignee=None,
+    assignee: Actor = None,
     labour_cost: Decimal = Decimal("0"),
     logistics_cost: Decimal = Decimal("0"),
     other_cost: Decimal = Decimal("0"),
@@ -284,7 +287,7 @@ def create_ticket(
     return ticket
 
 
-def _count_repeat(ticket: Ticket, by, now: datetime) -> None:
+def _count_repeat(ticket: Ticket, by: Actor, now: datetime) -> None:
     """The same customer with the same category again within REPEAT_WINDOW: count it on the
     earlier ticket (for the repeat-problem rate) and note it in that ticket's timeline."""
     earlier = (
@@ -335,7 +338,12 @@ def _display(value: Any) -> Any:
 
 @transaction.atomic
 def update_ticket(
-    *, ticket: Ticket | int, by, request_key: str | None = None, expected_version: str | None = None, **changes: Any
+    *,
+    ticket: Ticket | int,
+    by: Actor,
+    request_key: str | None = None,
+    expected_version: str | None = None,
+    **changes: Any,
 ) -> Ticket:
     """Change descriptive fields. Recomputes SLA due times when priority, category or
     request time change; moving to another team unassigns an agent who is not in it.
@@ -389,7 +397,7 @@ def update_ticket(
 
 
 @transaction.atomic
-def add_reply(*, ticket: Ticket | int, by, body: str, request_key: str | None = None) -> Ticket:
+def add_reply(*, ticket: Ticket | int, by: Actor, body: str, request_key: str | None = None) -> Ticket:
     """A public reply to the customer. Sets ``first_response_at`` the first time and
     moves a new ticket to open. Writes a ``reply`` event and queues the reply to the
     customer's e-mail address through the outbox (none without an address)."""
@@ -426,7 +434,7 @@ def add_reply(*, ticket: Ticket | int, by, body: str, request_key: str | None = 
 
 
 @transaction.atomic
-def add_note(*, ticket: Ticket | int, by, body: str, request_key: str | None = None) -> Ticket:
+def add_note(*, ticket: Ticket | int, by: Actor, body: str, request_key: str | None = None) -> Ticket:
     """An internal note: never sets ``first_response_at``, never reaches the customer."""
     body = (body or "").strip()
     if not body:
@@ -441,7 +449,7 @@ def add_note(*, ticket: Ticket | int, by, body: str, request_key: str | None = N
 
 
 @transaction.atomic
-def assign_ticket(*, ticket: Ticket | int, by, assignee, request_key: str | None = None) -> Ticket:
+def assign_ticket(*, ticket: Ticket | int, by: Actor, assignee: Actor, request_key: str | None = None) -> Ticket:
     """Give the ticket to ``assignee`` (a member or the supervisor of its team).
 
     Moving it from one agent to another counts a reassignment; a first assignment
@@ -486,7 +494,7 @@ def _transition(
     ticket: Ticket | int,
     action: str,
     kind: str,
-    by,
+    by: Actor,
     body: str,
     request_key: str | None,
     stamp: dict[str, datetime | None],
@@ -498,6 +506,7 @@ def _transition(
     _check(ticket, action)
     now = timezone.now()
     target = TRANSITIONS[action][1]
+    assert target is not None, action  # every transition through here changes the status
     before: dict[str, Any] = {"status": ticket.status}
     after: dict[str, Any] = {"status": target}
     fields = ["status"]
@@ -516,13 +525,13 @@ def _transition(
 
 
 @transaction.atomic
-def mark_pending(*, ticket: Ticket | int, by, note: str = "", request_key: str | None = None) -> Ticket:
+def mark_pending(*, ticket: Ticket | int, by: Actor, note: str = "", request_key: str | None = None) -> Ticket:
     """Waiting on the customer. From new or open. Writes a ``pending`` event."""
     return _transition(ticket, "pending", EventKind.PENDING, by, note.strip(), request_key, {})
 
 
 @transaction.atomic
-def resolve_ticket(*, ticket: Ticket | int, by, note: str, request_key: str | None = None) -> Ticket:
+def resolve_ticket(*, ticket: Ticket | int, by: Actor, note: str, request_key: str | None = None) -> Ticket:
     """Resolved, with a resolution note. Sets ``resolved_at``. Writes a ``resolved`` event and
     sends ``hooks.ticket_resolved`` (the satisfaction survey invitation, config/reactions.py)."""
     note = (note or "").strip()
@@ -534,13 +543,13 @@ def resolve_ticket(*, ticket: Ticket | int, by, note: str, request_key: str | No
 
 
 @transaction.atomic
-def close_ticket(*, ticket: Ticket | int, by, note: str = "", request_key: str | None = None) -> Ticket:
+def close_ticket(*, ticket: Ticket | int, by: Actor, note: str = "", request_key: str | None = None) -> Ticket:
     """Closed after resolution. Sets ``closed_at``. Writes a ``closed`` event."""
     return _transition(ticket, "close", EventKind.CLOSED, by, (note or "").strip(), request_key, {"closed_at": _NOW})
 
 
 @transaction.atomic
-def reopen_ticket(*, ticket: Ticket | int, by, reason: str, request_key: str | None = None) -> Ticket:
+def reopen_ticket(*, ticket: Ticket | int, by: Actor, reason: str, request_key: str | None = None) -> Ticket:
     """Back to open from resolved or closed: counts a reopen and clears the resolution
     and closing times (the event keeps them). Writes a ``reopened`` event."""
     reason = (reason or "").strip()

@@ -25,7 +25,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from config.exceptions import ApplicationError
 from tickets import forms, hooks, services
-from tickets.access import get_ticket_for_user, teams_for_user
+from tickets.access import acting_user, get_ticket_for_user, teams_for_user
 from tickets.filters import TicketFilter
 from tickets.models import Ticket
 from tickets.selectors import queue_for_user, sla_clock, timeline_for
@@ -90,7 +90,7 @@ def ticket_create(request: HttpRequest) -> HttpResponse:
                     language=data["customer_language"],
                 )
                 ticket = services.create_ticket(
-                    by=request.user,
+                    by=acting_user(request),
                     customer=customer,
                     **{
                         k: data[k]
@@ -208,7 +208,7 @@ def ticket_reply(request: HttpRequest, pk: int) -> HttpResponse:
         pk,
         "reply",
         forms.ReplyForm(request.POST),
-        lambda t, d: services.add_reply(ticket=t, by=request.user, body=d["body"], request_key=_key(d)),
+        lambda t, d: services.add_reply(ticket=t, by=acting_user(request), body=d["body"], request_key=_key(d)),
         _("Your reply was added."),
     )
 
@@ -221,7 +221,7 @@ def ticket_note(request: HttpRequest, pk: int) -> HttpResponse:
         pk,
         "note",
         forms.NoteForm(request.POST),
-        lambda t, d: services.add_note(ticket=t, by=request.user, body=d["body"], request_key=_key(d)),
+        lambda t, d: services.add_note(ticket=t, by=acting_user(request), body=d["body"], request_key=_key(d)),
         _("The internal note was added."),
     )
 
@@ -235,7 +235,9 @@ def ticket_assign(request: HttpRequest, pk: int) -> HttpResponse:
         pk,
         "assign",
         forms.AssignForm(request.POST, ticket=ticket),
-        lambda t, d: services.assign_ticket(ticket=t, by=request.user, assignee=d["assignee"], request_key=_key(d)),
+        lambda t, d: services.assign_ticket(
+            ticket=t, by=acting_user(request), assignee=d["assignee"], request_key=_key(d)
+        ),
         _("The ticket was assigned."),
     )
 
@@ -248,7 +250,7 @@ def ticket_pending(request: HttpRequest, pk: int) -> HttpResponse:
         pk,
         "pending",
         forms.PendingForm(request.POST),
-        lambda t, d: services.mark_pending(ticket=t, by=request.user, note=d["note"], request_key=_key(d)),
+        lambda t, d: services.mark_pending(ticket=t, by=acting_user(request), note=d["note"], request_key=_key(d)),
         _("The ticket is now pending on the customer."),
     )
 
@@ -261,7 +263,7 @@ def ticket_resolve(request: HttpRequest, pk: int) -> HttpResponse:
         pk,
         "resolve",
         forms.ResolveForm(request.POST),
-        lambda t, d: services.resolve_ticket(ticket=t, by=request.user, note=d["note"], request_key=_key(d)),
+        lambda t, d: services.resolve_ticket(ticket=t, by=acting_user(request), note=d["note"], request_key=_key(d)),
         _("The ticket was resolved."),
     )
 
@@ -274,7 +276,7 @@ def ticket_close(request: HttpRequest, pk: int) -> HttpResponse:
         pk,
         "close",
         forms.CloseForm(request.POST),
-        lambda t, d: services.close_ticket(ticket=t, by=request.user, note=d["note"], request_key=_key(d)),
+        lambda t, d: services.close_ticket(ticket=t, by=acting_user(request), note=d["note"], request_key=_key(d)),
         _("The ticket was closed."),
     )
 
@@ -287,6 +289,6 @@ def ticket_reopen(request: HttpRequest, pk: int) -> HttpResponse:
         pk,
         "reopen",
         forms.ReopenForm(request.POST),
-        lambda t, d: services.reopen_ticket(ticket=t, by=request.user, reason=d["reason"], request_key=_key(d)),
+        lambda t, d: services.reopen_ticket(ticket=t, by=acting_user(request), reason=d["reason"], request_key=_key(d)),
         _("The ticket was reopened."),
     )
