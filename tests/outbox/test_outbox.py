@@ -221,7 +221,9 @@ def test_with_the_broker_down_the_resolve_succeeds_and_the_sweeper_sends_later_o
     app.conf.update(CELERY_TASK_ALWAYS_EAGER=False, task_always_eager=False)
     original = app.conf.broker_url
     url, fail = dead_broker
-    app.conf.update(CELERY_BROKER_URL=url, broker_url=url)  # Celery reads the CELERY_-prefixed key first
+    # Celery reads the environment's CELERY_BROKER_URL first (the embedded launcher sets it), then its prefixed key.
+    monkeypatch.setenv("CELERY_BROKER_URL", url)
+    app.conf.update(CELERY_BROKER_URL=url, broker_url=url)
     assert app.conf.broker_url == url
     services.enqueue_delivery(0)  # the web process has published before: its connections are warm
     fail()
