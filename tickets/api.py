@@ -7,7 +7,6 @@ turns into a 400 with field errors. Another team's ticket is a 404.
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
-from django.db import transaction
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import generics, serializers, status
 from rest_framework.request import Request
@@ -196,10 +195,7 @@ class TicketListCreateApi(generics.ListAPIView):
         data = TicketCreateInputSerializer(data=request.data, context={"request": request})
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
-        customer_data = values.pop("customer")
-        with transaction.atomic():
-            customer = services.find_or_create_customer(**customer_data)
-            ticket = services.create_ticket(by=acting_user(request), customer=customer, **values)
+        ticket = services.log_ticket(by=acting_user(request), **values)
         return _output(ticket, status.HTTP_201_CREATED)
 
 

@@ -287,6 +287,14 @@ def create_ticket(
     return ticket
 
 
+@transaction.atomic
+def log_ticket(*, by: Actor, customer: dict[str, str], **fields: Any) -> Ticket:
+    """What the new-ticket form and the API do: find or create the customer (name, email, phone,
+    language) and open their ticket, in one transaction."""
+    found = find_or_create_customer(**customer)
+    return create_ticket(by=by, customer=found, **fields)
+
+
 def _count_repeat(ticket: Ticket, by: Actor, now: datetime) -> None:
     """The same customer with the same category again within REPEAT_WINDOW: count it on the
     earlier ticket (for the repeat-problem rate) and note it in that ticket's timeline."""

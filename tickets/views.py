@@ -13,7 +13,6 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -82,33 +81,19 @@ def ticket_create(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            with transaction.atomic():
-                customer = services.find_or_create_customer(
-                    name=data["customer_name"],
-                    email=data["customer_email"],
-                    phone=data["customer_phone"],
-                    language=data["customer_language"],
-                )
-                ticket = services.create_ticket(
-                    by=acting_user(request),
-                    customer=customer,
-                    **{
-                        k: data[k]
-                        for k in (
-                            "subject",
-                            "description",
-                            "category",
-                            "channel",
-                            "priority",
-                            "team",
-                            "assignee",
-                            "product",
-                            "serial_number",
-                        )
-                    },
-                    requested_at=data["requested_at"],
-                    request_key=_key(data),
-                )
+            fields = ("subject", "description", "category", "channel", "priority", "team", "assignee", "product",
+                      "serial_number", "requested_at")  # fmt: skip
+            ticket = services.log_ticket(
+                by=acting_user(request),
+                customer={
+                    "name": data["customer_name"],
+                    "email": data["customer_email"],
+                    "phone": data["customer_phone"],
+                    "language": data["customer_language"],
+                },
+                request_key=_key(data),
+                **{name: data[name] for name in fields},
+            )
         except ApplicationError as error:
             form.add_error(error.field if error.field in form.fields else None, error.message)
         else:
