@@ -235,6 +235,8 @@ vars().update(EMAIL_CONFIG)
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="service-desk@localhost")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Waiting for the customer stops a ticket's resolution clock for at most this many days.
+TICKET_PAUSE_CAP_DAYS = env.int("TICKET_PAUSE_CAP_DAYS", default=7)
 OUTBOX_MAX_ATTEMPTS = env.int("OUTBOX_MAX_ATTEMPTS", default=8)
 # Seconds a request waits on the broker to hand a message to a worker; the sweeper covers the rest.
 OUTBOX_PUBLISH_TIMEOUT = env.float("OUTBOX_PUBLISH_TIMEOUT", default=0.3)

@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from time import perf_counter
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.apps import apps
@@ -142,6 +143,14 @@ def _count(q: Q):
     return Count("pk", filter=q) if q else Count("pk")
 
 
+def duration_seconds(kpi: KPI) -> Any:
+    """A duration KPI's seconds: a stored field (working time), or the difference of two timestamps."""
+    if len(kpi.measure) == 1:
+        return Cast(F(kpi.measure[0]), FloatField())
+    end, start = kpi.measure
+    return Epoch(F(end) - F(start))
+
+
 def _aggregates(kpi: KPI) -> dict[str, Aggregate]:
     """The aggregate columns a KPI needs, named ``<key>__den`` etc."""
     den = part_q(kpi, "den")
@@ -151,8 +160,7 @@ def _aggregates(kpi: KPI) -> dict[str, Aggregate]:
     if kpi.kind == "nps":
         columns[f"{kpi.key}__neg"] = _count(part_q(kpi, "neg"))
     if kpi.kind == "duration":
-        end, start = kpi.measure
-        seconds = Epoch(F(end) - F(start))
+        seconds = duration_seconds(kpi)
         columns[f"{kpi.key}__sum"] = Sum(seconds, filter=den or None)
         columns[f"{kpi.key}__pct"] = Percentiles(seconds, filter=den or None)
     if kpi.kind == "sum":
@@ -341,9 +349,8 @@ def _compute_percentiles(source_key: str, kpis: list[KPI], granularities: list[s
         .order_by()
     )
     for kpi in durations:
-        end, start = kpi.measure
         queryset = queryset.annotate(
-            **{f"{kpi.key}__pct": Percentiles(Epoch(F(end) - F(start)), filter=part_q(kpi, "den") or None)}
+            **{f"{kpi.key}__pct": Percentiles(duration_seconds(kpi), filter=part_q(kpi, "den") or None)}
         )
     sql, params = queryset.query.sql_with_params()
     head, group_by = re.split(r"\sGROUP BY\s", sql, maxsplit=1)

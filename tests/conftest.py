@@ -73,6 +73,7 @@ def _fresh_dashboards():
 #: The data migrations that load reference data (categories, SLA policies, survey template, schedules).
 REFERENCE_DATA = [
     "tickets.migrations.0002_reference_sequence_and_defaults",
+    "tickets.migrations.0009_default_service_calendar",
     "outbox.migrations.0002_sweep_schedule",
     "surveys.migrations.0002_default_template_and_schedule",
     "kpis.migrations.0002_schedule",
@@ -93,6 +94,24 @@ def _reference_data(request):
         migration = importlib.import_module(module)
         load = getattr(migration, "add_defaults", None) or migration.add_schedule
         load(django_apps, None)
+
+
+@pytest.fixture(autouse=True)
+def _desk_open_round_the_clock(request, _reference_data):
+    """Tests about anything but the calendars must not depend on the hour they run at: the desk's
+    calendar counts every hour, unless a test is marked ``office_hours`` (tests/tickets/test_worktime.py)."""
+    if request.node.get_closest_marker("office_hours"):
+        return
+    marker = request.node.get_closest_marker("django_db")
+    transactional = (marker and marker.kwargs.get("transaction")) or "live_server" in request.fixturenames
+    if not (marker or "db" in request.fixturenames or transactional):
+        return
+    request.getfixturevalue("transactional_db" if transactional else "db")
+    from django.utils import timezone
+
+    from tickets.models import ServiceCalendar
+
+    ServiceCalendar.objects.filter(is_default=True).update(always_open=True, updated_at=timezone.now())
 
 
 @pytest.fixture

@@ -16,6 +16,87 @@ from django.utils.translation import pgettext_lazy
 from config.i18n import in_language
 
 
+class HolidaySource(models.TextChoices):
+    NONE = "", _("none")
+    CHINA = "cn", _("Mainland China (statutory holidays and make-up workdays)")
+
+
+class ServiceCalendar(models.Model):
+    """The department's working time: hours per weekday, a time zone, public holidays and the
+    company's own exceptions. SLA clocks count only the time it is open (``tickets.worktime``)."""
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    time_zone = models.CharField(_("time zone"), max_length=60, default="Asia/Shanghai")
+    holidays = models.CharField(
+        _("public holidays"), max_length=10, choices=HolidaySource.choices, default=HolidaySource.CHINA, blank=True
+    )
+    always_open = models.BooleanField(
+        _("open around the clock"), default=False, help_text=_("7×24: every hour counts, holidays included.")
+    )
+    is_default = models.BooleanField(
+        _("the desk's calendar"), default=False, help_text=_("Used by teams that have no calendar of their own.")
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("service calendar")
+        verbose_name_plural = _("service calendars")
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["is_default"], condition=models.Q(is_default=True),
+                                    name="one_default_calendar"),
+        ]  # fmt: skip
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Weekday(models.IntegerChoices):
+    MONDAY = 0, _("Monday")
+    TUESDAY = 1, _("Tuesday")
+    WEDNESDAY = 2, _("Wednesday")
+    THURSDAY = 3, _("Thursday")
+    FRIDAY = 4, _("Friday")
+    SATURDAY = 5, _("Saturday")
+    SUNDAY = 6, _("Sunday")
+
+
+class WorkingHours(models.Model):
+    """One span of working time on a weekday (a day may have several: morning and afternoon)."""
+
+    calendar = models.ForeignKey(ServiceCalendar, on_delete=models.CASCADE, related_name="hours")
+    weekday = models.PositiveSmallIntegerField(_("weekday"), choices=Weekday.choices)
+    start = models.TimeField(_("from"))
+    end = models.TimeField(_("until"), help_text=_("00:00 means midnight at the end of the day."))
+
+    class Meta:
+        verbose_name = _("working hours")
+        verbose_name_plural = _("working hours")
+        ordering = ["weekday", "start"]
+
+    def __str__(self) -> str:
+        return f"{self.get_weekday_display()} {self.start:%H:%M}–{self.end:%H:%M}"
+
+
+class CalendarException(models.Model):
+    """A day that differs from the week and the public holidays: a company day off, or an extra
+    working day (it keeps the hours of a normal weekday)."""
+
+    calendar = models.ForeignKey(ServiceCalendar, on_delete=models.CASCADE, related_name="exceptions")
+    day = models.DateField(_("day"))
+    working = models.BooleanField(_("a working day"), default=False)
+    note = models.CharField(_("note"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("calendar exception")
+        verbose_name_plural = _("calendar exceptions")
+        ordering = ["day"]
+        constraints = [models.UniqueConstraint(fields=["calendar", "day"], name="one_exception_a_day")]
+
+    def __str__(self) -> str:
+        return f"{self.day}: {_('working') if self.working else _('day off')}"
+
+
 class Team(models.Model):
     """A department or squad (部门/班组). Agents see the tickets of the teams they belong to."""
 
@@ -31,6 +112,10 @@ class Team(models.Model):
     members = models.ManyToManyField(
         settings.AUTH_USER_MODEL, verbose_name=_("members"), related_name="desk_teams", blank=True
     )
+    calendar = models.ForeignKey(
+        ServiceCalendar, verbose_name=_("service calendar"), on_delete=models.PROTECT, null=True, blank=True,
+        related_name="teams", help_text=_("Leave empty for the desk's calendar."),
+    )  # fmt: skip
 
     class Meta:
         ordering = ["name"]
@@ -110,6 +195,10 @@ class SLAPolicy(models.Model):
     resolution_minutes = models.PositiveIntegerField(
         _("resolution within (minutes)"), validators=[MinValueValidator(1)]
     )
+    working_time = models.BooleanField(
+        _("counts working time"), default=True,
+        help_text=_("Off: the targets run on calendar time, nights and holidays included (a 7×24 urgent line)."),
+    )  # fmt: skip
 
     class Meta:
         verbose_name = _("SLA policy")
@@ -190,6 +279,13 @@ class Ticket(models.Model):
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
     response_due_at = models.DateTimeField(_("response due"), null=True, blank=True)
     resolution_due_at = models.DateTimeField(_("resolution due"), null=True, blank=True)
+    # Waiting for the customer pauses the resolution clock: since when, and the working time paused so far.
+    paused_since = models.DateTimeField(_("waiting for the customer since"), null=True, blank=True)
+    paused_seconds = models.PositiveIntegerField(_("working time paused (s)"), default=0)
+    # Durations in working time of the ticket's calendar, stored when they happen (the KPIs sum them).
+    first_response_working_seconds = models.PositiveIntegerField(_("first response (working s)"), null=True,
+                                                                 blank=True)  # fmt: skip
+    resolution_working_seconds = models.PositiveIntegerField(_("completion (working s)"), null=True, blank=True)
 
     reopen_count = models.PositiveIntegerField(_("reopened"), default=0)
     reassign_count = models.PositiveIntegerField(_("reassigned"), default=0)
@@ -262,6 +358,7 @@ class EventKind(models.TextChoices):
     NOTE = "note", _("added an internal note")
     ASSIGNED = "assigned", _("assigned the ticket")
     PENDING = "pending", _("marked the ticket pending")
+    RESUMED = "resumed", _("recorded the customer's answer")
     RESOLVED = "resolved", _("resolved the ticket")
     CLOSED = "closed", _("closed the ticket")
     REOPENED = "reopened", _("reopened the ticket")

@@ -12,7 +12,7 @@ with the same key for the same action on the same ticket changes nothing. API cl
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -25,18 +25,21 @@ from django.utils.translation import gettext_lazy
 from config.exceptions import ApplicationError, PreconditionFailed
 from outbox.services import queue_email
 from tickets import hooks
+from tickets.calendars import ROUND_THE_CLOCK, calendar_for
 from tickets.models import (
     OPEN_STATUSES,
     REPEAT_WINDOW,
     Category,
     Customer,
     EventKind,
+    SLAPolicy,
     Status,
     Team,
     Ticket,
     TicketEvent,
 )
 from tickets.selectors import assignable_users, sla_policy_for
+from tickets.worktime import Calendar, add_working_time, working_time_between
 
 if TYPE_CHECKING:
     from config.types import Actor
@@ -48,6 +51,7 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str | None]] = {
     "assign": (frozenset(OPEN_STATUSES), None),
     "update": (frozenset(OPEN_STATUSES), None),
     "pending": (frozenset({Status.NEW, Status.OPEN}), Status.PENDING),
+    "resume": (frozenset({Status.PENDING}), Status.OPEN),
     "resolve": (frozenset(OPEN_STATUSES), Status.RESOLVED),
     "close": (frozenset({Status.RESOLVED}), Status.CLOSED),
     "reopen": (frozenset({Status.RESOLVED, Status.CLOSED}), Status.OPEN),
@@ -58,6 +62,7 @@ _REFUSALS = {
     "assign": gettext_lazy("Only an open ticket can be assigned; reopen it first."),
     "update": gettext_lazy("Only an open ticket can be edited; reopen it first."),
     "pending": gettext_lazy("Only a new or open ticket can be marked pending."),
+    "resume": gettext_lazy("Only a ticket waiting for the customer can take up their answer."),
     "resolve": gettext_lazy("This ticket is already resolved or closed."),
     "close": gettext_lazy("Only a resolved ticket can be closed."),
     "reopen": gettext_lazy("Only a resolved or closed ticket can be reopened."),
@@ -203,13 +208,69 @@ def _check_assignee(team: Team, assignee: Actor) -> None:
         )
 
 
+def sla_calendar(ticket: Ticket, policy: SLAPolicy | None = None) -> Calendar:
+    """The clock the ticket's SLA runs on: its team's service calendar, or round the clock when
+    its policy counts calendar time (a 7×24 urgent line)."""
+    policy = policy or sla_policy_for(priority=ticket.priority, category_id=ticket.category_id)
+    if policy is not None and not policy.working_time:
+        return ROUND_THE_CLOCK
+    return calendar_for(ticket)
+
+
 def _apply_sla(ticket: Ticket) -> None:
+    """Due times on the ticket's calendar; the resolution target moves out by the time paused."""
     policy = sla_policy_for(priority=ticket.priority, category_id=ticket.category_id)
     if policy is None:
         ticket.response_due_at = ticket.resolution_due_at = None
-    else:
-        ticket.response_due_at = ticket.requested_at + policy.response_delta
-        ticket.resolution_due_at = ticket.requested_at + policy.resolution_delta
+        return
+    calendar = sla_calendar(ticket, policy)
+    ticket.response_due_at = add_working_time(ticket.requested_at, policy.response_delta, calendar)
+    paused = timedelta(seconds=ticket.paused_seconds)
+    ticket.resolution_due_at = add_working_time(ticket.requested_at, policy.resolution_delta + paused, calendar)
+
+
+def _durations(ticket: Ticket, calendar: Calendar) -> list[str]:
+    """Store the first response and completion in working time (completion net of pauses)."""
+    ticket.first_response_working_seconds = (
+        int(working_time_between(ticket.requested_at, ticket.first_response_at, calendar).total_seconds())
+        if ticket.first_response_at else None
+    )  # fmt: skip
+    ticket.resolution_working_seconds = (
+        max(0, int(working_time_between(ticket.requested_at, ticket.resolved_at, calendar).total_seconds())
+            - ticket.paused_seconds)
+        if ticket.resolved_at else None
+    )  # fmt: skip
+    return ["first_response_working_seconds", "resolution_working_seconds"]
+
+
+def counted_pause(ticket: Ticket, until: datetime, calendar: Calendar) -> tuple[int, bool]:
+    """The working seconds of the current wait for the customer that stop the clock, and whether
+    the wait passed ``TICKET_PAUSE_CAP_DAYS`` (after that the clock runs again)."""
+    if ticket.paused_since is None:
+        return 0, False
+    cap = ticket.paused_since + timedelta(days=settings.TICKET_PAUSE_CAP_DAYS)
+    end = min(until, cap)
+    return max(0, int(working_time_between(ticket.paused_since, end, calendar).total_seconds())), until > cap
+
+
+def _run_clocks(ticket: Ticket, was: str, now: datetime, after: dict[str, Any]) -> list[str]:
+    """After a transition: a wait for the customer starts or ends (its working time moves the
+    resolution target out), and the completion time is stored or cleared."""
+    fields: list[str] = []
+    calendar = sla_calendar(ticket)
+    if was == Status.PENDING and ticket.status != Status.PENDING:
+        paused, capped = counted_pause(ticket, now, calendar)
+        ticket.paused_seconds += paused
+        ticket.paused_since = None
+        after["paused_minutes"] = round(paused / 60)
+        if capped:
+            after["pause_capped_days"] = settings.TICKET_PAUSE_CAP_DAYS
+        _apply_sla(ticket)
+        fields += ["paused_seconds", "paused_since", "response_due_at", "resolution_due_at"]
+    elif ticket.status == Status.PENDING and was != Status.PENDING:
+        ticket.paused_since = now
+        fields.append("paused_since")
+    return fields + _durations(ticket, calendar)
 
 
 @transaction.atomic
@@ -386,9 +447,9 @@ def update_ticket(
         fields.append(name)
     if not fields:
         return ticket
-    if {"priority", "category", "requested_at"} & set(fields):
+    if {"priority", "category", "requested_at", "team"} & set(fields):
         _apply_sla(ticket)
-        fields += ["response_due_at", "resolution_due_at"]
+        fields += ["response_due_at", "resolution_due_at", *_durations(ticket, sla_calendar(ticket))]
     if (
         "team" in fields
         and ticket.assignee
@@ -423,6 +484,7 @@ def add_reply(*, ticket: Ticket | int, by: Actor, body: str, request_key: str | 
     if ticket.first_response_at is None:
         ticket.first_response_at = now
         fields.append("first_response_at")
+        fields += _durations(ticket, sla_calendar(ticket))
     if ticket.status == Status.NEW:
         ticket.status = Status.OPEN
         fields.append("status")
@@ -527,6 +589,7 @@ def _transition(
     for name in counters:
         setattr(ticket, name, getattr(ticket, name) + 1)
         fields.append(name)
+    fields += _run_clocks(ticket, before["status"], now, after)
     _save(ticket, fields, now)
     _record(ticket, kind, by, at=now, body=body, before=before, after=after, request_key=request_key)
     return ticket
@@ -534,8 +597,16 @@ def _transition(
 
 @transaction.atomic
 def mark_pending(*, ticket: Ticket | int, by: Actor, note: str = "", request_key: str | None = None) -> Ticket:
-    """Waiting on the customer. From new or open. Writes a ``pending`` event."""
+    """Waiting on the customer. From new or open: the resolution clock stops until the customer
+    answers (``resume_ticket``) or the ticket is resolved. Writes a ``pending`` event."""
     return _transition(ticket, "pending", EventKind.PENDING, by, note.strip(), request_key, {})
+
+
+@transaction.atomic
+def resume_ticket(*, ticket: Ticket | int, by: Actor, note: str = "", request_key: str | None = None) -> Ticket:
+    """The customer answered: back to open, the paused working time added to the resolution target.
+    Writes a ``resumed`` event with the minutes paused."""
+    return _transition(ticket, "resume", EventKind.RESUMED, by, (note or "").strip(), request_key, {})
 
 
 @transaction.atomic

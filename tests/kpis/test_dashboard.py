@@ -186,7 +186,7 @@ class TestExport:
         text = response.content.decode("utf-8")
         assert text.startswith("\ufeff")
         rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
-        assert rows[0][1] == "服务响应时间 (hours)"
+        assert rows[0][1] == "服务响应时间(工作时间) (hours)"
         labels = [row[0] for row in rows[1:]]
         assert "'=cmd|' /C calc'!A0" in labels  # stored as text, not a formula
 

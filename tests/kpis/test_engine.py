@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import time_machine
 from django.db.models import F
+from django.utils import timezone
 
 from kpis.models import KPIRun, KPIValue
 from kpis.registry import KPIS
@@ -44,8 +45,12 @@ def _ticket(team, by, *, requested, responded=None, resolved=None, status="new",
             customer=None, category="repair", priority="normal", costs=(0, 0, 0)):  # fmt: skip
     ticket = make_ticket(team=team, by=by, requested_at=requested, customer=customer, category=category,
                          priority=priority, assignee=by)  # fmt: skip
+    working = {  # the desk is open round the clock in these tests: working time is wall-clock time
+        "first_response_working_seconds": int((responded - requested).total_seconds()) if responded else None,
+        "resolution_working_seconds": int((resolved - requested).total_seconds()) if resolved else None,
+    }
     Ticket.objects.filter(pk=ticket.pk).update(
-        first_response_at=responded, resolved_at=resolved, status=status, public_reply_count=replies,
+        **working, first_response_at=responded, resolved_at=resolved, status=status, public_reply_count=replies,
         reopen_count=reopens, labour_cost=Decimal(costs[0]), logistics_cost=Decimal(costs[1]),
         other_cost=Decimal(costs[2]),
     )  # fmt: skip
@@ -277,7 +282,6 @@ def test_an_old_ticket_sent_its_survey_later_counts_as_followed_up_on_its_own_da
 
 
 def test_a_ticket_moved_to_another_team_takes_its_survey_answers_along(dataset, other_team):
-    from django.utils import timezone
 
     answered = D + timedelta(days=1)
     row = value("csat", answered, dimension="team", dimension_value=str(other_team.pk))
@@ -300,7 +304,8 @@ def test_a_week_across_two_months_gets_its_median_from_both_when_one_day_changes
         with time_machine.travel(hour(4, 10, 13)):
             refresh_kpis()  # after this run, only what changes next counts as changed
         with time_machine.travel(hour(4, 10, 14)):
-            Ticket.objects.filter(pk=april.pk).update(first_response_at=hour(4, 2, 14), updated_at=hour(4, 10, 14))
+            Ticket.objects.filter(pk=april.pk).update(first_response_at=hour(4, 2, 14), updated_at=hour(4, 10, 14),
+                                                      first_response_working_seconds=5 * 3600)  # fmt: skip
             refresh_kpis()  # only April 2 changed: the week's median still reads March 30 too
     week = value("first_response_time", date(2026, 3, 30), "week")
     assert week.median == pytest.approx(3.0)  # 1 h and 5 h
@@ -322,9 +327,16 @@ def test_an_incremental_run_stores_what_a_full_run_would(dataset, agent, outside
     with time_machine.travel(at(6, 13)):
         refresh_kpis()  # after this run, only what changes next counts as changed
     with time_machine.travel(at(6, 14), tick=True):
-        Ticket.objects.filter(pk=dataset["t3"].pk).update(first_response_at=at(6, 11), resolved_at=at(6, 13),
-                                                          status="resolved", updated_at=at(6, 14))  # fmt: skip
-        Ticket.objects.filter(pk=dataset["t2"].pk).update(first_response_at=at(0, 23, 55), updated_at=at(6, 14))
+        t3_requested, t2_requested = dataset["t3"].requested_at, dataset["t2"].requested_at
+        Ticket.objects.filter(pk=dataset["t3"].pk).update(
+            first_response_at=at(6, 11), resolved_at=at(6, 13), status="resolved", updated_at=at(6, 14),
+            first_response_working_seconds=(at(6, 11) - t3_requested).total_seconds(),
+            resolution_working_seconds=(at(6, 13) - t3_requested).total_seconds(),
+        )  # fmt: skip
+        Ticket.objects.filter(pk=dataset["t2"].pk).update(
+            first_response_at=at(0, 23, 55), updated_at=at(6, 14),
+            first_response_working_seconds=(at(0, 23, 55) - t2_requested).total_seconds(),
+        )  # fmt: skip
         Ticket.objects.filter(pk=dataset["t1"].pk).update(assignee=outsider, updated_at=at(6, 14))
         _ticket(dataset["t1"].team, agent, requested=at(6, 9), responded=at(6, 9, 30))
         result = refresh_kpis()

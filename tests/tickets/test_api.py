@@ -11,7 +11,9 @@ from openapi_spec_validator import validate
 from rest_framework.test import APIClient
 
 from tests.factories import CustomerFactory, make_ticket
+from tickets.calendars import calendar_for
 from tickets.models import Customer, EventKind, Ticket
+from tickets.worktime import add_working_time
 
 pytestmark = pytest.mark.django_db
 
@@ -101,7 +103,7 @@ def test_patch_updates_fields_and_recomputes_sla(api, ticket):
     response = api.patch(f"/api/tickets/{ticket.pk}/", {"priority": "urgent", "labour_cost": "120.50"}, format="json")
     assert response.status_code == 200, response.json()
     ticket.refresh_from_db()
-    assert ticket.resolution_due_at == ticket.requested_at + timedelta(hours=8)
+    assert ticket.resolution_due_at == add_working_time(ticket.requested_at, timedelta(hours=8), calendar_for(ticket))
     assert str(ticket.labour_cost) == "120.50"
 
 

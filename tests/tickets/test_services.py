@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from django.utils import timezone, translation
 
 from config.exceptions import ApplicationError
 from tests.factories import CustomerFactory, UserFactory, make_ticket
 from tickets import services
+from tickets.calendars import calendar_for
 from tickets.models import Category, Customer, EventKind, SLAPolicy, Status, TicketEvent
+from tickets.worktime import add_working_time
 
 pytestmark = pytest.mark.django_db
 
@@ -83,13 +87,17 @@ def test_closing_a_new_ticket_is_refused_with_a_message(ticket, agent):
         services.close_ticket(ticket=ticket, by=agent)
 
 
+@pytest.mark.office_hours
+@time_machine.travel("2026-12-02 09:00:00+08:00", tick=False)  # a Wednesday
 def test_a_new_ticket_gets_a_reference_and_sla_due_times_from_its_priority(team, agent):
-    requested = timezone.now() - timedelta(minutes=20)
+    requested = timezone.now() - timedelta(minutes=20)  # 08:40
     ticket = make_ticket(team=team, by=agent, priority="urgent", requested_at=requested)
     assert re.fullmatch(rf"SR-{timezone.localtime().year}-\d{{6}}", ticket.reference)
     assert ticket.status == Status.NEW
-    assert ticket.response_due_at == requested + timedelta(minutes=30)
-    assert ticket.resolution_due_at == requested + timedelta(hours=8)
+    shanghai = ZoneInfo("Asia/Shanghai")
+    assert ticket.response_due_at == datetime(2026, 12, 2, 9, 10, tzinfo=shanghai)  # 30 working minutes
+    # 8 working hours: 08:40–12:00 and 13:30–18:00 make 7 h 50 min, then 10 minutes on Thursday morning.
+    assert ticket.resolution_due_at == datetime(2026, 12, 3, 8, 40, tzinfo=shanghai)
     created = ticket.events.get()
     assert (created.kind, created.actor) == (EventKind.CREATED, agent)
 
@@ -217,7 +225,7 @@ def test_the_same_request_key_is_recorded_once(ticket, agent):
 def test_updating_priority_recomputes_sla_and_records_before_and_after(ticket, agent):
     services.update_ticket(ticket=ticket, by=agent, priority="urgent", subject="新的标题")
     ticket.refresh_from_db()
-    assert ticket.resolution_due_at == ticket.requested_at + timedelta(hours=8)
+    assert ticket.resolution_due_at == add_working_time(ticket.requested_at, timedelta(hours=8), calendar_for(ticket))
     event = ticket.events.get(kind=EventKind.UPDATED)
     assert event.before["priority"] == "normal" and event.after["priority"] == "urgent"
     assert event.after["subject"] == "新的标题"

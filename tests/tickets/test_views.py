@@ -10,7 +10,9 @@ from django.utils import timezone
 
 from tests.factories import CustomerFactory, make_ticket
 from tickets import services
+from tickets.calendars import calendar_for
 from tickets.models import Customer, EventKind, Status, Ticket
+from tickets.worktime import add_working_time
 
 pytestmark = pytest.mark.django_db
 
@@ -164,7 +166,9 @@ class TestCreate:
         assert response.status_code == 302 and response.url == f"/tickets/{ticket.pk}/"
         assert ticket.channel == "phone" and ticket.priority == "high" and ticket.created_by == agent
         assert timedelta(minutes=19) < ticket.created_at - ticket.requested_at < timedelta(minutes=21)
-        assert ticket.resolution_due_at == ticket.requested_at + timedelta(hours=24)
+        assert ticket.resolution_due_at == add_working_time(
+            ticket.requested_at, timedelta(hours=24), calendar_for(ticket)
+        )
         assert ticket.reference in _page(agent_client.get(response.url))
 
     def test_a_double_clicked_create_makes_one_ticket(self, agent_client, team):
