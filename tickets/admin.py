@@ -1,12 +1,46 @@
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from tickets.models import Category, Customer, SLAPolicy, Team, Ticket, TicketEvent
+from tickets.holidays import known_until
+from tickets.models import (
+    CalendarException,
+    Category,
+    Customer,
+    ServiceCalendar,
+    SLAPolicy,
+    Team,
+    Ticket,
+    TicketEvent,
+    WorkingHours,
+)
+
+
+class WorkingHoursInline(admin.TabularInline):
+    model = WorkingHours
+    extra = 1
+
+
+class CalendarExceptionInline(admin.TabularInline):
+    model = CalendarException
+    extra = 1
+
+
+@admin.register(ServiceCalendar)
+class ServiceCalendarAdmin(admin.ModelAdmin):
+    """Working hours, holidays and exceptions. Changing them moves the due times of tickets logged from
+    then on; ``manage.py recompute_working_time`` recomputes the tickets already logged."""
+
+    list_display = ["name", "time_zone", "holidays", "holidays_known_until", "always_open", "is_default"]
+    inlines = [WorkingHoursInline, CalendarExceptionInline]
+
+    @admin.display(description=_("holidays known until"))
+    def holidays_known_until(self, calendar):
+        return known_until(calendar.holidays) or "—"
 
 
 @admin.register(Team)
 class TeamAdmin(admin.ModelAdmin):
-    list_display = ["name", "supervisor", "member_count"]
+    list_display = ["name", "supervisor", "calendar", "member_count"]
     search_fields = ["name"]
     filter_horizontal = ["members"]
     autocomplete_fields = ["supervisor"]
@@ -30,7 +64,7 @@ class CategoryAdmin(admin.ModelAdmin):
 
 @admin.register(SLAPolicy)
 class SLAPolicyAdmin(admin.ModelAdmin):
-    list_display = ["priority", "category", "response_minutes", "resolution_minutes"]
+    list_display = ["priority", "category", "response_minutes", "resolution_minutes", "working_time"]
     list_filter = ["priority", "category"]
 
 

@@ -58,7 +58,8 @@ TICKET_FIELDS = (
     "id", "reference", "subject", "description", "customer", "product", "serial_number", "category", "channel",
     "priority", "status", "team", "assignee", "requested_at", "first_response_at", "resolved_at", "closed_at",
     "response_due_at", "resolution_due_at", "reopen_count", "reassign_count", "labour_cost", "logistics_cost",
-    "other_cost", "created_at", "updated_at",
+    "other_cost", "created_at", "updated_at", "paused_since", "paused_seconds", "first_response_working_seconds",
+    "resolution_working_seconds",
 )  # fmt: skip
 
 
@@ -282,6 +283,20 @@ class TicketPendingApi(_TicketActionApi):
 
     def act(self, request, ticket, data):
         return services.mark_pending(ticket=ticket, by=acting_user(request), note=data["note"])
+
+
+class TicketResumeApi(_TicketActionApi):
+    """The customer answered a pending ticket: open again; the working time it waited is added to its
+    resolution target."""
+
+    input_serializer = NoteInputSerializer
+
+    @_action_schema(NoteInputSerializer)
+    def post(self, request: Request, pk: int) -> Response:
+        return super().post(request, pk)
+
+    def act(self, request, ticket, data):
+        return services.resume_ticket(ticket=ticket, by=acting_user(request), note=data["note"])
 
 
 class TicketResolveApi(_TicketActionApi):

@@ -8,6 +8,7 @@ urlpatterns = [
     path("tickets/<int:pk>/replies/", api.TicketReplyApi.as_view(), name="api-ticket-replies"),
     path("tickets/<int:pk>/assign/", api.TicketAssignApi.as_view(), name="api-ticket-assign"),
     path("tickets/<int:pk>/pending/", api.TicketPendingApi.as_view(), name="api-ticket-pending"),
+    path("tickets/<int:pk>/resume/", api.TicketResumeApi.as_view(), name="api-ticket-resume"),
     path("tickets/<int:pk>/resolve/", api.TicketResolveApi.as_view(), name="api-ticket-resolve"),
     path("tickets/<int:pk>/close/", api.TicketCloseApi.as_view(), name="api-ticket-close"),
     path("tickets/<int:pk>/reopen/", api.TicketReopenApi.as_view(), name="api-ticket-reopen"),

@@ -114,6 +114,10 @@ class PendingForm(ActionForm):
     note = forms.CharField(label=_("What are we waiting for?"), max_length=2000, required=False)
 
 
+class ResumeForm(ActionForm):
+    note = forms.CharField(label=_("What did the customer say?"), max_length=2000, required=False)
+
+
 class ResolveForm(ActionForm):
     note = forms.CharField(label=_("Resolution"), max_length=20000, widget=forms.Textarea(attrs={"rows": 3}))
 

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import FieldDoesNotExist
 from django.db import models
-from django.db.models import F, Q, QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from tickets.access import tickets_for_user
-from tickets.models import OPEN_STATUSES, Customer, SLAPolicy, Team, Ticket
+from tickets.models import OPEN_STATUSES, Customer, Team, Ticket
+from tickets.sla import sla_calendar
+from tickets.worktime import working_time_between
 
 User = get_user_model()
 
@@ -75,15 +77,6 @@ def assignable_users(team: Team) -> QuerySet:
     )
 
 
-def sla_policy_for(*, priority: str, category_id: int | None) -> SLAPolicy | None:
-    """The policy for a category and priority, falling back to the one for all categories."""
-    return (
-        SLAPolicy.objects.filter(Q(category_id=category_id) | Q(category__isnull=True), priority=priority)
-        .order_by(F("category_id").asc(nulls_last=True))
-        .first()
-    )
-
-
 TICKET_FIELDS = {field.name for field in Ticket._meta.get_fields()}
 
 
@@ -117,9 +110,17 @@ def timeline_for(ticket: Ticket) -> list:
     return events
 
 
+def working_duration(value: timedelta) -> str:
+    """A span of working time as people read it: "1 h 20 min" / "1 小时 20 分"."""
+    minutes = max(0, int(value.total_seconds() // 60))
+    return _("%(hours)d h %(minutes)02d min") % {"hours": minutes // 60, "minutes": minutes % 60}
+
+
 def sla_clock(ticket: Ticket, now=None) -> list[dict]:
-    """The response and resolution targets with their state: met, missed, overdue or running."""
+    """The response and resolution targets with their state — met, missed, overdue, running or paused
+    (waiting for the customer) — and the working time left or past, on the ticket's calendar."""
     now = now or timezone.now()
+    calendar = sla_calendar(ticket)
     clock = []
     for key, label, due, done in (
         ("response", _("First response"), ticket.response_due_at, ticket.first_response_at),
@@ -131,7 +132,14 @@ def sla_clock(ticket: Ticket, now=None) -> list[dict]:
             state = "met" if done <= due else "missed"
         elif ticket.status == "closed":
             state = "missed" if due < now else "met"
+        elif key == "resolution" and ticket.paused_since is not None:
+            state = "paused"
         else:
             state = "overdue" if due < now else "running"
-        clock.append({"key": key, "label": label, "due": due, "done": done, "state": state})
+        item = {"key": key, "label": label, "due": due, "done": done, "state": state}
+        if state == "running":
+            item["left"] = working_duration(working_time_between(now, due, calendar))
+        elif state == "overdue":
+            item["late"] = working_duration(working_time_between(due, now, calendar))
+        clock.append(item)
     return clock

@@ -25,20 +25,19 @@ from django.utils.translation import gettext_lazy
 from config.exceptions import ApplicationError, PreconditionFailed
 from outbox.services import queue_email
 from tickets import hooks
-from tickets.calendars import ROUND_THE_CLOCK, calendar_for
 from tickets.models import (
     OPEN_STATUSES,
     REPEAT_WINDOW,
     Category,
     Customer,
     EventKind,
-    SLAPolicy,
     Status,
     Team,
     Ticket,
     TicketEvent,
 )
-from tickets.selectors import assignable_users, sla_policy_for
+from tickets.selectors import assignable_users
+from tickets.sla import sla_calendar, sla_policy_for
 from tickets.worktime import Calendar, add_working_time, working_time_between
 
 if TYPE_CHECKING:
@@ -206,15 +205,6 @@ def _check_assignee(team: Team, assignee: Actor) -> None:
         raise ApplicationError(
             _("%(user)s is not a member of team %(team)s.") % {"user": assignee, "team": team}, field="assignee"
         )
-
-
-def sla_calendar(ticket: Ticket, policy: SLAPolicy | None = None) -> Calendar:
-    """The clock the ticket's SLA runs on: its team's service calendar, or round the clock when
-    its policy counts calendar time (a 7×24 urgent line)."""
-    policy = policy or sla_policy_for(priority=ticket.priority, category_id=ticket.category_id)
-    if policy is not None and not policy.working_time:
-        return ROUND_THE_CLOCK
-    return calendar_for(ticket)
 
 
 def _apply_sla(ticket: Ticket) -> None:

@@ -12,6 +12,7 @@ urlpatterns = [
     path("<int:pk>/note/", views.ticket_note, name="note"),
     path("<int:pk>/assign/", views.ticket_assign, name="assign"),
     path("<int:pk>/pending/", views.ticket_pending, name="pending"),
+    path("<int:pk>/resume/", views.ticket_resume, name="resume"),
     path("<int:pk>/resolve/", views.ticket_resolve, name="resolve"),
     path("<int:pk>/close/", views.ticket_close, name="close"),
     path("<int:pk>/reopen/", views.ticket_reopen, name="reopen"),

@@ -106,6 +106,7 @@ def ticket_create(request: HttpRequest) -> HttpResponse:
 SIDE_ACTIONS = (
     ("assign", gettext_lazy("Assign"), gettext_lazy("Assign")),
     ("pending", gettext_lazy("Wait for the customer"), gettext_lazy("Mark pending")),
+    ("resume", gettext_lazy("The customer answered"), gettext_lazy("Back to open")),
     ("resolve", gettext_lazy("Resolve"), gettext_lazy("Resolve")),
     ("close", gettext_lazy("Close"), gettext_lazy("Close")),
     ("reopen", gettext_lazy("Reopen"), gettext_lazy("Reopen")),
@@ -119,6 +120,7 @@ def _action_forms(ticket: Ticket, bound: dict[str, Any] | None = None) -> dict[s
         "note": forms.NoteForm,
         "assign": lambda: forms.AssignForm(ticket=ticket),
         "pending": forms.PendingForm,
+        "resume": forms.ResumeForm,
         "resolve": forms.ResolveForm,
         "close": forms.CloseForm,
         "reopen": forms.ReopenForm,
@@ -224,6 +226,19 @@ def ticket_assign(request: HttpRequest, pk: int) -> HttpResponse:
             ticket=t, by=acting_user(request), assignee=d["assignee"], request_key=_key(d)
         ),
         _("The ticket was assigned."),
+    )
+
+
+@require_POST
+@login_required
+def ticket_resume(request: HttpRequest, pk: int) -> HttpResponse:
+    return _act(
+        request,
+        pk,
+        "resume",
+        forms.ResumeForm(request.POST),
+        lambda t, d: services.resume_ticket(ticket=t, by=acting_user(request), note=d["note"], request_key=_key(d)),
+        _("The ticket is open again; the time it waited does not count."),
     )
 
 

@@ -38,8 +38,8 @@ from tickets.models import (
     Ticket,
     TicketEvent,
 )
-from tickets.selectors import sla_policy_for
 from tickets.services import format_reference
+from tickets.sla import sla_policy_for
 
 User = get_user_model()
 
