@@ -31,6 +31,7 @@ from tickets.models import (
     Category,
     Customer,
     EventKind,
+    SLAPolicy,
     Status,
     Team,
     Ticket,
@@ -210,17 +211,21 @@ def _check_assignee(team: Team, assignee: Actor) -> None:
 def _apply_sla(ticket: Ticket) -> None:
     """Due times on the ticket's calendar; the resolution target moves out by the time paused."""
     policy = sla_policy_for(priority=ticket.priority, category_id=ticket.category_id)
-    if policy is None:
+    apply_due_times(ticket, policy, sla_calendar(ticket, policy) if policy else None)
+
+
+def apply_due_times(ticket: Ticket, policy: SLAPolicy | None, calendar: Calendar | None) -> None:
+    """Set the due times of ``policy`` on ``calendar`` (the bulk paths pass both, looked up once)."""
+    if policy is None or calendar is None:
         ticket.response_due_at = ticket.resolution_due_at = None
         return
-    calendar = sla_calendar(ticket, policy)
     ticket.response_due_at = add_working_time(ticket.requested_at, policy.response_delta, calendar)
     paused = timedelta(seconds=ticket.paused_seconds)
     ticket.resolution_due_at = add_working_time(ticket.requested_at, policy.resolution_delta + paused, calendar)
 
 
-def _durations(ticket: Ticket, calendar: Calendar) -> list[str]:
-    """Store the first response and completion in working time (completion net of pauses)."""
+def working_durations(ticket: Ticket, calendar: Calendar) -> list[str]:
+    """Set the first response and completion in working time (completion net of pauses); the fields set."""
     ticket.first_response_working_seconds = (
         int(working_time_between(ticket.requested_at, ticket.first_response_at, calendar).total_seconds())
         if ticket.first_response_at else None
@@ -260,7 +265,7 @@ def _run_clocks(ticket: Ticket, was: str, now: datetime, after: dict[str, Any]) 
     elif ticket.status == Status.PENDING and was != Status.PENDING:
         ticket.paused_since = now
         fields.append("paused_since")
-    return fields + _durations(ticket, calendar)
+    return fields + working_durations(ticket, calendar)
 
 
 @transaction.atomic
@@ -439,7 +444,7 @@ def update_ticket(
         return ticket
     if {"priority", "category", "requested_at", "team"} & set(fields):
         _apply_sla(ticket)
-        fields += ["response_due_at", "resolution_due_at", *_durations(ticket, sla_calendar(ticket))]
+        fields += ["response_due_at", "resolution_due_at", *working_durations(ticket, sla_calendar(ticket))]
     if (
         "team" in fields
         and ticket.assignee
@@ -474,7 +479,7 @@ def add_reply(*, ticket: Ticket | int, by: Actor, body: str, request_key: str | 
     if ticket.first_response_at is None:
         ticket.first_response_at = now
         fields.append("first_response_at")
-        fields += _durations(ticket, sla_calendar(ticket))
+        fields += working_durations(ticket, sla_calendar(ticket))
     if ticket.status == Status.NEW:
         ticket.status = Status.OPEN
         fields.append("status")

@@ -169,3 +169,29 @@ class TestTheDesksClocks:
         ticket.refresh_from_db()
         assert ticket.paused_seconds == (h(7.5) + h(8) + h(8) + h(0.5)).total_seconds()  # Monday to Thursday 09:00
         assert ticket.events.get(kind=EventKind.RESUMED).after["pause_capped_days"] == 3
+
+
+@pytest.mark.office_hours
+@pytest.mark.django_db
+def test_a_calendar_change_is_applied_to_logged_tickets_by_the_recompute_command(team, agent):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from tests.factories import make_ticket
+    from tickets.models import Ticket
+
+    with time_machine.travel(datetime(2026, 12, 4, 17, 50, tzinfo=SH), tick=False):  # Friday
+        ticket = make_ticket(team=team, by=agent, requested_at=datetime(2026, 12, 4, 17, 50, tzinfo=SH))
+        services.add_reply(ticket=ticket, by=agent, body="收到")
+    ticket.refresh_from_db()
+    assert ticket.response_due_at == datetime(2026, 12, 7, 10, 20, tzinfo=SH)
+    calendar = ServiceCalendar.objects.get(is_default=True)
+    calendar.always_open = True  # the desk becomes a 7×24 hotline
+    calendar.save()
+    out = StringIO()
+    call_command("recompute_working_time", stdout=out)
+    ticket = Ticket.objects.get(pk=ticket.pk)
+    assert ticket.response_due_at == datetime(2026, 12, 4, 19, 50, tzinfo=SH)
+    assert ticket.first_response_working_seconds == 0
+    assert "1/1 (100 %)" in out.getvalue() and "changed: 1" in out.getvalue()

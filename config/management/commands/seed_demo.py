@@ -38,8 +38,8 @@ from tickets.models import (
     Ticket,
     TicketEvent,
 )
-from tickets.services import format_reference
-from tickets.sla import sla_policy_for
+from tickets.services import apply_due_times, format_reference, working_durations
+from tickets.sla import sla_calendar, sla_policy_for
 
 User = get_user_model()
 
@@ -144,6 +144,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, tickets: int, days: int, seed: int, **options):
         rng = random.Random(seed)
+        self._clocks: dict = {}
         with transaction.atomic():
             users = self._people()
             teams = self._teams(users)
@@ -275,9 +276,8 @@ class Command(BaseCommand):
             logistics_cost=Decimal(rng.randrange(0, 150)) if category.slug in ("repair", "return") else Decimal(0),
             other_cost=Decimal(rng.choice([0, 0, 0, 20, 50])),
         )
-        if policy:
-            ticket.response_due_at = requested + policy.response_delta
-            ticket.resolution_due_at = requested + policy.resolution_delta
+        calendar = self._calendar(team, policy)
+        apply_due_times(ticket, policy, calendar)
         events = [
             TicketEvent(
                 kind=EventKind.CREATED,
@@ -370,6 +370,7 @@ class Command(BaseCommand):
                 )
         elif ticket.status == Status.OPEN and rng.random() < 0.25:
             ticket.status = Status.PENDING
+            ticket.paused_since = ticket.first_response_at + timedelta(minutes=5)
             events.append(
                 TicketEvent(
                     kind=EventKind.PENDING,
@@ -380,8 +381,18 @@ class Command(BaseCommand):
                     after={"status": "pending"},
                 )
             )
+        if calendar is not None:
+            working_durations(ticket, calendar)
         ticket.updated_at = max(e.at for e in events)
         return ticket, events
+
+    def _calendar(self, team, policy):
+        """The clock of a team's tickets under ``policy``, looked up once per team and clock."""
+        key = (team.pk, policy.working_time if policy else None)
+        if key not in self._clocks:
+            probe = Ticket(team=team)
+            self._clocks[key] = sla_calendar(probe, policy) if policy else None
+        return self._clocks[key]
 
     @staticmethod
     @transaction.atomic
