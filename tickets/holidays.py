@@ -11,7 +11,8 @@ from __future__ import annotations
 from datetime import date
 from functools import cache
 
-from tickets.models import HolidaySource
+#: The source of mainland China's holidays (the value stored on a service calendar).
+CHINA = "cn"
 
 
 @cache
@@ -25,14 +26,14 @@ def _china() -> tuple[frozenset[date], frozenset[date]]:
 
 def days_off_and_workdays(source: str) -> tuple[frozenset[date], frozenset[date]]:
     """Weekdays that are holidays, and weekend days that are working days, for ``source``."""
-    if source == HolidaySource.CHINA:
+    if source == CHINA:
         return _china()
     return frozenset(), frozenset()
 
 
 def known_until(source: str) -> date | None:
     """The last day whose holidays ``source`` knows (None: it has none)."""
-    if source == HolidaySource.CHINA:
+    if source == CHINA:
         import chinese_calendar
 
         return date(max(chinese_calendar.constants.holidays).year, 12, 31)

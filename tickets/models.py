@@ -14,11 +14,12 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from config.i18n import in_language
+from tickets import holidays
 
 
 class HolidaySource(models.TextChoices):
     NONE = "", _("none")
-    CHINA = "cn", _("Mainland China (statutory holidays and make-up workdays)")
+    CHINA = holidays.CHINA, _("Mainland China (statutory holidays and make-up workdays)")
 
 
 class ServiceCalendar(models.Model):

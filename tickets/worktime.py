@@ -13,9 +13,9 @@ own exceptions are added when the calendar is loaded (``tickets.calendars``).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 #: A span of a day in minutes after midnight: (start, end), end up to 1440.
@@ -50,10 +50,14 @@ class Calendar:
             return ()
         return self.week[day.weekday()]
 
-    def instants_on(self, day: date) -> Iterator[tuple[datetime, datetime]]:
-        """The day's working spans as aware instants (in order)."""
-        for start, end in self.spans_on(day):
-            yield _at(day, start, self.tz), _at(day, end, self.tz)
+    def instants_on(self, day: date) -> tuple[tuple[datetime, datetime], ...]:
+        """The day's working spans as aware instants (in order), remembered per calendar and day."""
+        return _instants(self, day)
+
+
+@lru_cache(maxsize=200_000)
+def _instants(calendar: Calendar, day: date) -> tuple[tuple[datetime, datetime], ...]:
+    return tuple((_at(day, start, calendar.tz), _at(day, end, calendar.tz)) for start, end in calendar.spans_on(day))
 
 
 def _at(day: date, minutes: int, tz: ZoneInfo) -> datetime:

@@ -1,0 +1,88 @@
+"""Working-time arithmetic benchmark: the cost of SLA clocks on a service calendar.
+
+    .venv/bin/python bench/worktime_bench.py                  # 1,000,000 synthetic tickets
+    .venv/bin/python bench/worktime_bench.py --tickets 100000
+
+No database: it times the pure functions of ``tickets.worktime`` on the desk's default
+calendar (weekdays 08:30–12:00 and 13:30–18:00, China's holidays and make-up workdays)
+for tickets requested at random moments over two years, and prints each figure beside
+its wall-clock reference measured in the same run:
+
+- a due time: ``add_working_time`` vs ``requested + timedelta`` (µs per ticket);
+- the stored durations of a recompute: two ``working_time_between`` per ticket vs the
+  two subtractions of the wall-clock durations (seconds for all tickets, and the ratio;
+  the issue's target is ≤ 3× — see docs/benchmarks.md for what the ratio measures).
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+from datetime import datetime, timedelta
+from pathlib import Path
+from time import perf_counter
+from zoneinfo import ZoneInfo
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tickets.holidays import _china
+from tickets.worktime import Calendar, add_working_time, working_time_between
+
+SH = ZoneInfo("Asia/Shanghai")
+OFFICE = ((8 * 60 + 30, 12 * 60), (13 * 60 + 30, 18 * 60))
+
+
+def progress(message: str) -> None:
+    print(message, flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tickets", type=int, default=1_000_000)
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+    days_off, workdays = _china()
+    calendar = Calendar(tz=SH, week=(OFFICE,) * 5 + ((), ()), days_off=days_off, extra_workdays=workdays)
+    rng = random.Random(args.seed)
+    origin = datetime(2025, 1, 1, tzinfo=SH)
+    progress(f"making {args.tickets:,} tickets…")
+    requested = [origin + timedelta(seconds=rng.randrange(0, 700 * 86400)) for _ in range(args.tickets)]
+    responded = [r + timedelta(minutes=rng.lognormvariate(3.8, 0.9)) for r in requested]
+    resolved = [r + timedelta(hours=rng.lognormvariate(3.0, 1.0)) for r in responded]
+    target = timedelta(hours=48)
+
+    progress("timing due times…")
+    start = perf_counter()
+    for r in requested:
+        r + target
+    wall_due = perf_counter() - start
+    start = perf_counter()
+    for r in requested:
+        add_working_time(r, target, calendar)
+    working_due = perf_counter() - start
+
+    progress("timing the stored durations of a recompute…")
+    start = perf_counter()
+    for r, a, b in zip(requested, responded, resolved, strict=True):
+        (a - r).total_seconds()
+        (b - r).total_seconds()
+    wall_durations = perf_counter() - start
+    start = perf_counter()
+    for r, a, b in zip(requested, responded, resolved, strict=True):
+        working_time_between(r, a, calendar)
+        working_time_between(r, b, calendar)
+    working_durations = perf_counter() - start
+
+    n = args.tickets
+    print(f"\nWorking-time benchmark — {n:,} tickets, calendar with lunch breaks and China's holidays")
+    print(
+        f"  due time (48 working h)   {1e6 * working_due / n:7.2f} µs/ticket   wall clock {1e6 * wall_due / n:5.2f} µs"
+    )
+    print(f"  durations of a recompute  {working_durations:7.1f} s in all       wall clock {wall_durations:5.1f} s "
+          f"(× {working_durations / wall_durations:.0f})")  # fmt: skip
+    print(f"  per ticket                {1e6 * working_durations / n:7.2f} µs")
+
+
+if __name__ == "__main__":
+    main()
