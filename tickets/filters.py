@@ -5,13 +5,13 @@ from __future__ import annotations
 import django_filters
 from django import forms
 from django.contrib.auth import get_user_model
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
 from tickets import hooks
 from tickets.access import teams_for_user
 from tickets.models import Category, Channel, Priority, Status, Team, Ticket
-from tickets.selectors import overdue_q, text_search_q
+from tickets.selectors import due_soon_q, next_due, overdue_q, text_search_q
 
 User = get_user_model()
 ANY = _("All")
@@ -69,12 +69,24 @@ class TicketFilter(django_filters.FilterSet):
         widget=forms.Select(choices=[("", ANY), ("true", _("Yes")), ("false", _("No"))]),
     )
 
+    due_soon = django_filters.BooleanFilter(
+        label=_("Due within 2 working hours"),
+        method="filter_due_soon",
+        widget=forms.Select(choices=[("", ANY), ("true", _("Yes"))]),
+    )
+    sort = django_filters.ChoiceFilter(
+        label=_("Order"),
+        method="filter_sort",
+        choices=[("due", _("Next due first"))],
+        empty_label=_("Newest request first"),
+    )
+
     #: the drill-down from a KPI figure this list shows, if any (set when the list is filtered)
     drilldown = None
 
     class Meta:
         model = Ticket
-        fields = ["q", "status", "priority", "category", "channel", "team", "assignee", "overdue"]
+        fields = ["q", "status", "priority", "category", "channel", "team", "assignee", "overdue", "due_soon", "sort"]
 
     def filter_queryset(self, queryset):
         """The filters above, then what a link narrows the list to (the drill-down from a KPI figure)."""
@@ -87,6 +99,17 @@ class TicketFilter(django_filters.FilterSet):
 
     def filter_text(self, queryset, name, value):
         return queryset.filter(text_search_q(value)) if value.strip() else queryset
+
+    def filter_due_soon(self, queryset, name, value):
+        if not value:
+            return queryset
+        teams = list(user_teams(self.request).values_list("pk", flat=True))
+        return queryset.annotate(next_due=next_due()).filter(due_soon_q(teams))
+
+    def filter_sort(self, queryset, name, value):
+        if value != "due":
+            return queryset
+        return queryset.annotate(next_due=next_due()).order_by(F("next_due").asc(nulls_last=True), "id")
 
     def filter_overdue(self, queryset, name, value):
         if value is None:

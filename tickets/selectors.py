@@ -9,25 +9,51 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.exceptions import FieldDoesNotExist
 from django.db import models
-from django.db.models import Q, QuerySet
+from django.db.models import Case, F, Q, QuerySet, When
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from tickets.access import tickets_for_user
-from tickets.models import OPEN_STATUSES, Customer, Team, Ticket
+from tickets.calendars import calendars_by_team
+from tickets.models import OPEN_STATUSES, Customer, Status, Team, Ticket
 from tickets.sla import sla_calendar
-from tickets.worktime import working_time_between
+from tickets.worktime import add_working_time, working_time_between
 
 User = get_user_model()
 
 
 def overdue_q(now=None) -> Q:
-    """Open tickets past their resolution due time, or past their response due time unanswered."""
+    """Open tickets past their resolution due time (not while waiting for the customer: that clock is
+    stopped), or past their response due time unanswered."""
     now = now or timezone.now()
     return Q(status__in=OPEN_STATUSES) & (
-        Q(resolution_due_at__lt=now) | Q(first_response_at__isnull=True, response_due_at__lt=now)
+        (Q(resolution_due_at__lt=now) & ~Q(status=Status.PENDING))
+        | Q(first_response_at__isnull=True, response_due_at__lt=now)
     )
+
+
+#: "Due soon": the next target falls within this much working time.
+DUE_SOON = timedelta(hours=2)
+
+
+def next_due() -> Coalesce:
+    """The ticket's next target: the response due time while unanswered, else the resolution's."""
+    return Coalesce(
+        Case(When(first_response_at__isnull=True, then=F("response_due_at")), default=None),
+        F("resolution_due_at"),
+    )
+
+
+def due_soon_q(team_ids: list[int], now: datetime | None = None) -> Q:
+    """Open tickets, not overdue, whose next target falls within ``DUE_SOON`` of working time on their
+    team's calendar (one threshold per team: no per-row computation)."""
+    now = now or timezone.now()
+    q = Q(pk__in=[])
+    for team, calendar in calendars_by_team(team_ids).items():
+        q |= Q(team_id=team, next_due__lte=add_working_time(now, DUE_SOON, calendar))
+    return Q(status__in=[Status.NEW, Status.OPEN], next_due__gte=now) & q
 
 
 #: A whole reference as the desk writes them (SR-2026-000123), in any case.

@@ -195,3 +195,28 @@ def test_a_calendar_change_is_applied_to_logged_tickets_by_the_recompute_command
     assert ticket.response_due_at == datetime(2026, 12, 4, 19, 50, tzinfo=SH)
     assert ticket.first_response_working_seconds == 0
     assert "1/1 (100 %)" in out.getvalue() and "changed: 1" in out.getvalue()
+
+
+@pytest.mark.office_hours
+@pytest.mark.django_db
+@time_machine.travel(datetime(2026, 12, 4, 16, 30, tzinfo=SH), tick=False)  # Friday afternoon
+def test_the_queue_finds_what_is_due_soon_in_working_time_and_sorts_by_the_next_target(team, agent, agent_client):
+    from tests.factories import make_ticket
+
+    # Normal priority: first response within 2 working hours.
+    soon = make_ticket(team=team, by=agent, subject="soon", requested_at=datetime(2026, 12, 4, 15, 0, tzinfo=SH))
+    later = make_ticket(team=team, by=agent, subject="later", requested_at=datetime(2026, 12, 4, 16, 20, tzinfo=SH))
+    waiting = make_ticket(team=team, by=agent, subject="waiting", requested_at=datetime(2026, 11, 16, 9, 0, tzinfo=SH))
+    services.add_reply(ticket=waiting, by=agent, body="请提供照片")
+    services.mark_pending(ticket=waiting, by=agent)
+    # "later" is due at 08:50 on Monday, a weekend away but 1 h 50 of working time (1 h 30 today and
+    # 20 minutes on Monday): due soon too, after "soon" (due at 17:00 today).
+    html = agent_client.get("/tickets/", {"due_soon": "true"}).content.decode()
+    assert soon.reference in html and later.reference in html and waiting.reference not in html
+    ordered = agent_client.get("/tickets/", {"sort": "due"}).content.decode()
+    assert ordered.index(soon.reference) < ordered.index(later.reference)
+    # A ticket waiting for the customer is not overdue, though its resolution target (48 working hours
+    # from November 16) has passed: that clock is stopped.
+    waiting.refresh_from_db()
+    assert waiting.resolution_due_at < datetime(2026, 12, 4, tzinfo=SH)
+    assert waiting.reference not in agent_client.get("/tickets/", {"overdue": "true"}).content.decode()
