@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "surveys",
     "kpis",
     "complaints",
+    "notifications",
     "config.apps.DeskConfig",
 ]
 
@@ -235,6 +236,8 @@ vars().update(EMAIL_CONFIG)
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="service-desk@localhost")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# The assignee is warned when this share of a ticket's SLA allowance (in working time) has passed.
+SLA_WARNING_SHARE = env.float("SLA_WARNING_SHARE", default=0.75)
 # Waiting for the customer stops a ticket's resolution clock for at most this many days.
 TICKET_PAUSE_CAP_DAYS = env.int("TICKET_PAUSE_CAP_DAYS", default=7)
 OUTBOX_MAX_ATTEMPTS = env.int("OUTBOX_MAX_ATTEMPTS", default=8)

@@ -29,6 +29,7 @@ urlpatterns = [
     path("surveys/", include("surveys.urls")),
     path("dashboard/", include("kpis.urls")),
     path("complaints/", include("complaints.urls")),
+    path("notifications/", include("notifications.urls")),
     path("api/", include("tickets.api_urls")),
     path("api/", include("surveys.api_urls")),
     path("api/", include("kpis.api_urls")),

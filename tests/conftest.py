@@ -78,6 +78,7 @@ REFERENCE_DATA = [
     "surveys.migrations.0002_default_template_and_schedule",
     "kpis.migrations.0002_schedule",
     "complaints.migrations.0002_defaults_schedule_and_backfill",
+    "notifications.migrations.0002_sweep_schedule",
 ]
 
 
