@@ -125,6 +125,9 @@ class Complaint(models.Model):
     )
     opened_at = models.DateTimeField(_("opened"), default=timezone.now)
     level_since = models.DateTimeField(_("at this level since"), default=timezone.now)
+    # When the complaint goes one level up by itself: its severity's window at a level, in working time
+    # of the ticket's calendar (complaints.services.escalate_overdue).
+    level_due_at = models.DateTimeField(_("escalates by itself at"), null=True, blank=True)
     due_at = models.DateTimeField(_("close by"), null=True, blank=True)
     updated_at = models.DateTimeField(_("updated"), default=timezone.now)
     # Counts the edits of severity, root cause and remedy: an edit form carries the version it was

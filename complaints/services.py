@@ -41,7 +41,9 @@ from outbox.services import queue_email
 from surveys.models import SurveyResponse
 from tickets import services as ticket_services
 from tickets.access import MANAGERS_GROUP
+from tickets.calendars import calendar_for
 from tickets.models import RESOLVED_STATUSES, Ticket
+from tickets.worktime import add_working_time
 
 User = get_user_model()
 
@@ -122,7 +124,8 @@ def open_complaint(
     if existing is not None:
         return existing
     now = timezone.now()
-    resolve_within, _level, _update = policy_for(severity)
+    resolve_within, level_window, _update = policy_for(severity)
+    calendar = calendar_for(ticket)
     try:
         with transaction.atomic():
             complaint = Complaint.objects.create(
@@ -133,8 +136,9 @@ def open_complaint(
                 handler=handler_for(ticket, Level.AGENT, by=by),
                 opened_at=now,
                 level_since=now,
+                level_due_at=add_working_time(now, level_window, calendar),
                 updated_at=now,
-                due_at=now + resolve_within,
+                due_at=add_working_time(now, resolve_within, calendar),
             )
     except IntegrityError:  # raised by someone else a moment ago: theirs is the ticket's complaint
         return Complaint.objects.get(ticket=ticket)
@@ -190,8 +194,9 @@ def escalate_complaint(*, complaint: Complaint | int, by: Actor, reason: str, au
     complaint.level += 1
     complaint.handler = handler_for(complaint.ticket, complaint.level)
     complaint.level_since = complaint.updated_at = now
+    complaint.level_due_at = add_working_time(now, policy_for(complaint.severity)[1], calendar_for(complaint.ticket))
     complaint.escalation_count += 1
-    complaint.save(update_fields=["level", "handler", "level_since", "updated_at", "escalation_count"])
+    complaint.save(update_fields=["level", "handler", "level_since", "level_due_at", "updated_at", "escalation_count"])
     after = {
         "level": complaint.level,
         "handler": complaint.handler.get_username() if complaint.handler else None,
@@ -268,7 +273,9 @@ def update_complaint(
             setattr(complaint, name, value)
             fields.append(name)
     if "severity" in fields:
-        complaint.due_at = complaint.opened_at + policy_for(complaint.severity)[0]
+        complaint.due_at = add_working_time(
+            complaint.opened_at, policy_for(complaint.severity)[0], calendar_for(complaint.ticket)
+        )
         fields.append("due_at")
     if complaint.status == ComplaintStatus.OPEN:
         complaint.status = ComplaintStatus.IN_PROGRESS
@@ -397,7 +404,8 @@ def escalate_overdue(now: datetime | None = None) -> int:
     escalated = 0
     for severity in Severity.values:
         _resolve, level_window, _update = policy_for(severity)
-        due = Q(level_since__lt=now - level_window) | Q(due_at__lt=now, level_since__lt=F("due_at"))
+        stayed = Q(level_due_at__lt=now) | Q(level_due_at__isnull=True, level_since__lt=now - level_window)
+        due = stayed | Q(due_at__lt=now, level_since__lt=F("due_at"))
         with transaction.atomic():
             candidates = list(
                 Complaint.objects.select_for_update(skip_locked=True)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import smtplib
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -45,14 +45,25 @@ def render_email(template: str, context: dict[str, Any], language: str) -> tuple
 
 
 def queue_email(
-    *, to: str, template: str, context: dict[str, Any], language: str, kind: str, ticket: Any = None
+    *,
+    to: str,
+    template: str,
+    context: dict[str, Any],
+    language: str,
+    kind: str,
+    ticket: Any = None,
+    not_before: datetime | None = None,
 ) -> OutgoingEmail:
-    """Write the message to the outbox and have it sent after the current transaction commits."""
+    """Write the message to the outbox and have it sent after the current transaction commits, or
+    from ``not_before`` on (the sweeper sends it then: a survey waits for the customer's morning)."""
     subject, text, html = render_email(template, context, language)
+    now = timezone.now()
     email = OutgoingEmail.objects.create(
-        kind=kind, to=to, subject=subject, body_text=text, body_html=html, language=language, ticket=ticket
-    )
-    transaction.on_commit(lambda: enqueue_delivery(email.pk))
+        kind=kind, to=to, subject=subject, body_text=text, body_html=html, language=language, ticket=ticket,
+        next_attempt_at=max(not_before or now, now),
+    )  # fmt: skip
+    if email.next_attempt_at <= now:
+        transaction.on_commit(lambda: enqueue_delivery(email.pk))
     return email
 
 

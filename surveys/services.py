@@ -6,7 +6,7 @@ import base64
 import hashlib
 import hmac
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -22,8 +22,10 @@ from config.exceptions import ApplicationError
 from outbox import links
 from outbox.services import queue_email
 from surveys.models import QuestionKind, QuestionRole, SurveyInvitation, SurveyResponse, SurveyTemplate, detractor
+from tickets.calendars import calendar_for
 from tickets.models import Category, Channel, Priority, Ticket
 from tickets.services import create_ticket
+from tickets.worktime import next_opening
 
 if TYPE_CHECKING:
     from config.types import Actor
@@ -75,6 +77,12 @@ def _email_context(invitation: SurveyInvitation) -> dict[str, Any]:
     }
 
 
+def daytime(ticket: Ticket) -> datetime:
+    """Now, or the next opening of the ticket's service calendar: a survey is not an answer the customer
+    waits for, so one due at 03:00 or on a holiday goes out on the next working morning."""
+    return next_opening(timezone.now(), calendar_for(ticket))
+
+
 def invite_to_survey(ticket: Ticket) -> SurveyInvitation | None:
     """Create the ticket's survey link and queue the invitation e-mail, in the caller's
     transaction. Nothing when the customer has no e-mail address, the ticket already has
@@ -102,6 +110,7 @@ def invite_to_survey(ticket: Ticket) -> SurveyInvitation | None:
         language=invitation.language,
         kind="survey_invitation",
         ticket=ticket,
+        not_before=daytime(ticket),
     )
     return invitation
 
@@ -264,6 +273,7 @@ def send_due_reminders(limit: int = 500) -> int:
                 language=invitation.language,
                 kind="survey_reminder",
                 ticket=invitation.ticket,
+                not_before=daytime(invitation.ticket),
             )
             sent += 1
     return sent

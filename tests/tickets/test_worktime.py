@@ -220,3 +220,30 @@ def test_the_queue_finds_what_is_due_soon_in_working_time_and_sorts_by_the_next_
     waiting.refresh_from_db()
     assert waiting.resolution_due_at < datetime(2026, 12, 4, tzinfo=SH)
     assert waiting.reference not in agent_client.get("/tickets/", {"overdue": "true"}).content.decode()
+
+
+@pytest.mark.office_hours
+@pytest.mark.django_db
+def test_the_other_clocks_follow_the_calendar_complaints_and_the_survey_mail(team, agent, smtp_server):
+    from outbox import services as outbox_services
+    from outbox.models import OutgoingEmail
+    from tests.factories import make_ticket
+
+    saturday_night = datetime(2026, 12, 5, 3, 0, tzinfo=SH)
+    with time_machine.travel(saturday_night, tick=False):
+        ticket = make_ticket(team=team, by=agent, category="complaint", requested_at=saturday_night)
+        complaint = ticket.complaint
+        # A minor complaint closes within 72 working hours and climbs a level after 24 of them.
+        assert complaint.level_due_at == add_working_time(datetime(2026, 12, 7, 8, 30, tzinfo=SH), h(24), china())
+        assert complaint.due_at == add_working_time(datetime(2026, 12, 7, 8, 30, tzinfo=SH), h(72), china())
+        services.add_reply(ticket=ticket, by=agent, body="非常抱歉")
+        services.resolve_ticket(ticket=ticket, by=agent, note="已处理")
+        invitation = OutgoingEmail.objects.get(kind="survey_invitation")
+        # Not at 03:00 on a Saturday: on Monday when the desk opens.
+        assert invitation.next_attempt_at == datetime(2026, 12, 7, 8, 30, tzinfo=SH)
+        assert outbox_services.sweep() == 1  # the reply to the customer goes at once
+    assert not any(m["Subject"] and "满意度" in m["Subject"] for m in smtp_server.messages)
+    with time_machine.travel(datetime(2026, 12, 7, 8, 31, tzinfo=SH), tick=False):
+        assert outbox_services.sweep() == 1
+    invitation.refresh_from_db()
+    assert invitation.status == "sent"
