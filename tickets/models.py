@@ -348,8 +348,8 @@ class Ticket(models.Model):
         now = now or timezone.now()
         if not self.is_open:
             return False
-        if self.resolution_due_at and self.resolution_due_at < now:
-            return True
+        if self.resolution_due_at and self.resolution_due_at < now and self.status != Status.PENDING:
+            return True  # (waiting for the customer stops the resolution clock)
         return bool(self.first_response_at is None and self.response_due_at and self.response_due_at < now)
 
 

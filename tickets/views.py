@@ -25,9 +25,11 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from config.exceptions import ApplicationError
 from tickets import forms, hooks, services
 from tickets.access import acting_user, get_ticket_for_user, teams_for_user
+from tickets.calendars import calendar_by_id
 from tickets.filters import TicketFilter
-from tickets.models import Ticket
-from tickets.selectors import queue_for_user, sla_clock, timeline_for
+from tickets.models import Status, Ticket
+from tickets.selectors import queue_for_user, sla_clock, timeline_for, working_duration
+from tickets.worktime import working_time_between
 
 QUEUE_PAGE_SIZE = 25
 #: The queue counts its tickets up to this many; past it, it says "more than …" (counting a
@@ -58,6 +60,22 @@ class QueuePaginator(Paginator):
         return f"{self.cap:,}"
 
 
+def label_time_left(tickets: Any) -> None:
+    """Each open ticket's next target as working time left on its team's calendar ("1 h 20 min"), for
+    the queue's column: one calendar lookup per team on the page, no query per row."""
+    rows = list(tickets)
+    now = timezone.now()
+    calendars = {pk: calendar_by_id(pk) for pk in {ticket.team.calendar_id for ticket in rows}}
+    for ticket in rows:
+        due = ticket.response_due_at if ticket.first_response_at is None else ticket.resolution_due_at
+        if ticket.status == Status.PENDING and ticket.first_response_at is not None:
+            ticket.time_left = None  # the resolution clock is stopped
+        elif ticket.is_open and due is not None and due > now:
+            ticket.time_left = working_duration(working_time_between(now, due, calendars[ticket.team.calendar_id]))
+        else:
+            ticket.time_left = None
+
+
 @require_GET
 @login_required
 def ticket_list(request: HttpRequest) -> HttpResponse:
@@ -65,6 +83,7 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
     tickets = filterset.qs
     cap = None if filterset.drilldown else QUEUE_COUNT_CAP
     page = QueuePaginator(tickets, QUEUE_PAGE_SIZE, cap).get_page(request.GET.get("page"))
+    label_time_left(page.object_list)
     query = request.GET.copy()
     query.pop("page", None)
     return render(

@@ -126,7 +126,7 @@ class TestQueue:
         self, agent_client, team, agent, django_assert_max_num_queries
     ):
         make_ticket(team=team, by=agent)
-        with django_assert_max_num_queries(12) as few:
+        with django_assert_max_num_queries(13) as few:  # one of them: the team calendar's version
             agent_client.get("/tickets/")
         for _ in range(30):
             make_ticket(team=team, by=agent)
