@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 # Split the suite over the machine's cores (pytest-xdist); PYTEST_ARGS adds to it.
 TEST_WORKERS ?= auto
 
-.PHONY: run test lint wheels format messages clean-data bench-kpis bench-load
+.PHONY: run test lint wheels format messages clean-data bench-kpis bench-worktime bench-load
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -63,6 +63,9 @@ clean-data:
 
 bench-kpis: $(VENV)/.dev
 	$(BIN)/python -m config.embedded exec -- $(BIN)/python bench/kpis_bench.py $(BENCH_ARGS)
+
+bench-worktime: $(VENV)/.dev
+	$(BIN)/python -m config.embedded exec -- $(BIN)/python bench/worktime_bench.py --recompute $(BENCH_ARGS)
 
 bench-load: $(VENV)/.dev
 	$(BIN)/pip install --quiet -r requirements-bench.txt

@@ -148,11 +148,11 @@ def load(n: int) -> None:
         cursor.execute(LOAD_SURVEYS)
         cursor.execute("UPDATE tickets_ticket SET closed_at = resolved_at + interval '3 days' WHERE status = 'closed'")
         step("opening the complaints of complaint-category tickets, as the desk does")
-        from importlib import import_module
+        from complaints.services import open_missing_complaints
 
-        from django.apps import apps
-
-        import_module("complaints.migrations.0002_defaults_schedule_and_backfill").backfill(apps)
+        open_missing_complaints()
+        step("due times and working-time durations on the desk's calendar (recompute_working_time)")
+        call_command("recompute_working_time", batch=5000, stdout=open(os.devnull, "w"))  # noqa: SIM115
         step("analysing")
         cursor.execute("VACUUM ANALYZE")
         cursor.execute("SELECT count(*) FROM tickets_ticket")
