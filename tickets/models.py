@@ -282,7 +282,7 @@ class Ticket(models.Model):
     resolution_due_at = models.DateTimeField(_("resolution due"), null=True, blank=True)
     # Waiting for the customer pauses the resolution clock: since when, and the working time paused so far.
     paused_since = models.DateTimeField(_("waiting for the customer since"), null=True, blank=True)
-    paused_seconds = models.PositiveIntegerField(_("working time paused (s)"), default=0)
+    paused_seconds = models.PositiveIntegerField(_("working time paused (s)"), default=0, db_default=0)
     # Durations in working time of the ticket's calendar, stored when they happen (the KPIs sum them).
     first_response_working_seconds = models.PositiveIntegerField(_("first response (working s)"), null=True,
                                                                  blank=True)  # fmt: skip

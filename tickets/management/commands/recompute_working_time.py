@@ -14,7 +14,7 @@ from datetime import datetime, time
 from time import perf_counter
 
 from django.core.management.base import BaseCommand, CommandParser
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from tickets.models import Ticket
@@ -22,6 +22,26 @@ from tickets.services import apply_due_times, working_durations
 from tickets.sla import sla_calendar, sla_policy_for
 
 FIELDS = ["response_due_at", "resolution_due_at", "first_response_working_seconds", "resolution_working_seconds"]
+
+
+#: One statement per batch: the new values as arrays, joined to the rows by id (bulk_update's CASE per
+#: row and field is several times slower at thousands of rows).
+UPDATE = """
+    UPDATE tickets_ticket t
+       SET response_due_at = v.response_due_at, resolution_due_at = v.resolution_due_at,
+           first_response_working_seconds = v.first_response, resolution_working_seconds = v.resolution
+      FROM unnest(%s::bigint[], %s::timestamptz[], %s::timestamptz[], %s::int[], %s::int[])
+           AS v(id, response_due_at, resolution_due_at, first_response, resolution)
+     WHERE t.id = v.id
+"""
+
+
+def _write(tickets: list[Ticket]) -> None:
+    if not tickets:
+        return
+    columns = [[t.pk for t in tickets]] + [[getattr(t, name) for t in tickets] for name in FIELDS]
+    with connection.cursor() as cursor:
+        cursor.execute(UPDATE, columns)
 
 
 class Command(BaseCommand):
@@ -63,7 +83,7 @@ class Command(BaseCommand):
                     working_durations(ticket, clocks[clock_key])
                     if tuple(getattr(ticket, name) for name in FIELDS) != before:
                         updated.append(ticket)
-                Ticket.objects.bulk_update(updated, FIELDS, batch_size=1000)
+                _write(updated)
             done, changed, last = done + len(rows), changed + len(updated), rows[-1].pk
             rate = done / max(perf_counter() - started, 1e-9)
             self.stdout.write(f"  {done:,}/{total:,} ({100 * done / max(total, 1):.0f} %), {rate:,.0f} tickets/s")
