@@ -90,6 +90,20 @@ class TicketOutputSerializer(serializers.ModelSerializer):
         model = Ticket
         fields = TICKET_FIELDS
         read_only_fields = fields
+        extra_kwargs = {
+            "response_due_at": {"help_text": "First response due, in working time of the ticket's service calendar."},
+            "resolution_due_at": {
+                "help_text": "Resolution due, in working time, moved out by the working time paused."
+            },
+            "paused_since": {"help_text": "Waiting for the customer since (the resolution clock is stopped); null."},
+            "paused_seconds": {"help_text": "Working time paused so far while waiting for the customer, in seconds."},
+            "first_response_working_seconds": {
+                "help_text": "Request to first response in working time, in seconds; null until answered."
+            },
+            "resolution_working_seconds": {
+                "help_text": "Request to resolution in working time less the pauses, in seconds; null until resolved."
+            },
+        }
 
     @extend_schema_field(CustomerSerializer)
     def get_customer(self, ticket: Ticket) -> dict[str, str]:
