@@ -48,7 +48,12 @@ def main() -> None:
     parser.add_argument("--tickets", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--recompute", action="store_true", help="also time the recompute over the bench database")
+    parser.add_argument("--queue", action="store_true", help="only time the queue page over the bench database")
     args = parser.parse_args()
+    if args.queue:
+        _bench_database()
+        queue_with_and_without_time_left()
+        return
     days_off, workdays = _china()
     calendar = Calendar(tz=SH, week=(OFFICE,) * 5 + ((), ()), days_off=days_off, extra_workdays=workdays)
     rng = random.Random(args.seed)
@@ -93,12 +98,11 @@ def main() -> None:
         recompute(args.tickets)
 
 
-def recompute(tickets: int) -> None:
-    """Time the recompute command over the KPI benchmark's database, round the clock vs office hours."""
-    import io
+def _bench_database() -> None:
+    """Django on the KPI benchmark's database (``<name>_bench``, created empty if missing)."""
     import os
 
-    from kpis_bench import bench_database_url, ensure_database, load
+    from kpis_bench import bench_database_url, ensure_database
 
     url = bench_database_url()
     ensure_database(url, reuse=True)
@@ -106,6 +110,15 @@ def recompute(tickets: int) -> None:
     import django
 
     django.setup()
+
+
+def recompute(tickets: int) -> None:
+    """Time the recompute command over the KPI benchmark's database, round the clock vs office hours."""
+    import io
+
+    from kpis_bench import load
+
+    _bench_database()
     from django.core.management import call_command
     from django.db import connection
     from django.utils import timezone
@@ -132,6 +145,37 @@ def recompute(tickets: int) -> None:
     for label, seconds in timings.items():
         print(f"  {label:40} {seconds:7.1f} s  ({n / seconds:,.0f} tickets/s)")
     print(f"  office hours ÷ round the clock: × {office / wall:.2f} (target ≤ 3)")
+    queue_with_and_without_time_left()
+
+
+def queue_with_and_without_time_left(views: int = 40) -> None:
+    """The queue page as a manager sees it (25 newest of every ticket), rendered in this process (the
+    server's own time), with the working-time column and without it, alternating."""
+    from statistics import median, quantiles
+
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    import tickets.views
+
+    settings.ALLOWED_HOSTS = ["*"]
+    settings.SECURE_SSL_REDIRECT = False
+    client = Client()
+    client.force_login(get_user_model().objects.get(username="manager"))
+    real = tickets.views.label_time_left
+    times: dict[str, list[float]] = {"with the working-time column": [], "without it": []}
+    client.get("/tickets/")  # warm
+    for i in range(2 * views):
+        label = "with the working-time column" if i % 2 == 0 else "without it"
+        tickets.views.label_time_left = real if i % 2 == 0 else (lambda rows: None)
+        start = perf_counter()
+        assert client.get("/tickets/").status_code == 200
+        times[label].append(1000 * (perf_counter() - start))
+    tickets.views.label_time_left = real
+    print(f"\nThe queue /tickets/ as a manager, {views} views each, rendered in-process (server time)")
+    for label, samples in times.items():
+        print(f"  {label:30} median {median(samples):6.1f} ms   p95 {quantiles(samples, n=20)[-1]:6.1f} ms")
 
 
 if __name__ == "__main__":
