@@ -192,6 +192,7 @@ def smtp_server(settings):
     server.stop()
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups off the items
 def pytest_collection_modifyitems(config, items):
     """Under pytest-xdist, the tests that start servers and real workers run one after another on one
     process: their Celery workers share the broker's queue, and the machine has two cores."""

@@ -32,7 +32,12 @@ from tests.smtp import SMTPServer, free_port
 from tickets.access import MANAGERS_GROUP
 from tickets.models import Category, Ticket
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.slow]
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.xdist_group("servers"),
+]
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 PASSWORD = "correct horse battery staple"

@@ -23,7 +23,12 @@ from tests.servers import redis_server_binary
 from tests.smtp import free_port
 from tests.waiting import eventually
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker, pytest.mark.slow]
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.worker,
+    pytest.mark.slow,
+    pytest.mark.xdist_group("servers"),
+]
 
 SETUP = """
 from django.contrib.auth import get_user_model

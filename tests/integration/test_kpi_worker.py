@@ -14,7 +14,12 @@ from kpis.tasks import refresh_kpis
 from tests.factories import make_ticket
 from tickets import services
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker, pytest.mark.slow]
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.worker,
+    pytest.mark.slow,
+    pytest.mark.xdist_group("servers"),
+]
 
 
 def test_a_worker_runs_the_kpi_task_and_the_dashboard_figures_appear(team, agent, celery_worker):

@@ -12,7 +12,12 @@ from surveys.models import SurveyResponse
 from tests.factories import CustomerFactory, make_ticket
 from tests.waiting import eventually
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker, pytest.mark.slow]
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.worker,
+    pytest.mark.slow,
+    pytest.mark.xdist_group("servers"),
+]
 
 
 def test_resolving_emails_the_survey_through_a_worker_and_the_customer_answers_it(
