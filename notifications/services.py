@@ -25,7 +25,7 @@ from django.utils import timezone, translation
 from notifications.models import Clock, Kind, Notification, Preference
 from outbox.services import queue_email
 from tickets.models import Status, Ticket
-from tickets.sla import sla_calendar
+from tickets.sla import SlaLookup
 from tickets.worktime import working_time_between
 
 #: Look this far ahead for targets (wall time): a warning at 75 % of 48 working hours comes at most
@@ -54,9 +54,9 @@ def _candidates(now: datetime) -> QuerySet[Ticket]:
     )  # fmt: skip
 
 
-def _notices(ticket: Ticket, now: datetime, share: float) -> list[Notification]:
+def _notices(ticket: Ticket, now: datetime, share: float, lookup: SlaLookup) -> list[Notification]:
     found = []
-    calendar = sla_calendar(ticket)
+    calendar = lookup.clock(ticket)
     clocks = []
     if ticket.first_response_at is None and ticket.response_due_at:
         clocks.append((Clock.RESPONSE, ticket.response_due_at))
@@ -80,8 +80,9 @@ def sweep_sla(now: datetime | None = None) -> SweepResult:
     """Warn and tell about the targets of the open tickets (see the module's docstring)."""
     now = now or timezone.now()
     share = settings.SLA_WARNING_SHARE
+    lookup = SlaLookup()  # no query per ticket: policies and clocks once per kind
     notices = [notice for ticket in _candidates(now).iterator(chunk_size=2000)
-               for notice in _notices(ticket, now, share)]  # fmt: skip
+               for notice in _notices(ticket, now, share, lookup)]  # fmt: skip
     counts = Notification.objects.filter(emailed_at__isnull=True).values_list("kind")
     before = {kind: counts.filter(kind=kind).count() for kind in Kind.values}
     Notification.objects.bulk_create(notices, batch_size=1000, ignore_conflicts=True)

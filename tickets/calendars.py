@@ -56,6 +56,6 @@ def calendar_for(ticket: Ticket) -> Calendar:
 
 
 def calendars_by_team(teams: list[int]) -> dict[int, Calendar]:
-    """Each team's calendar, for a list of tickets (one query, whatever the number of rows)."""
+    """Each team's calendar: one query for the teams and one per distinct calendar, none per ticket."""
     pairs = Team.objects.filter(pk__in=teams).values_list("pk", "calendar_id")
     return {team: calendar_by_id(calendar) for team, calendar in pairs}

@@ -38,7 +38,7 @@ from tickets.models import (
     TicketEvent,
 )
 from tickets.selectors import assignable_users
-from tickets.sla import sla_calendar, sla_policy_for
+from tickets.sla import clock_for, sla_calendar, sla_policy_for
 from tickets.worktime import Calendar, add_working_time, working_time_between
 
 if TYPE_CHECKING:
@@ -208,10 +208,13 @@ def _check_assignee(team: Team, assignee: Actor) -> None:
         )
 
 
-def _apply_sla(ticket: Ticket) -> None:
-    """Due times on the ticket's calendar; the resolution target moves out by the time paused."""
+def _apply_sla(ticket: Ticket) -> Calendar:
+    """Due times on the ticket's calendar (the resolution target moved out by the time paused); the
+    clock they were counted on, for the durations."""
     policy = sla_policy_for(priority=ticket.priority, category_id=ticket.category_id)
-    apply_due_times(ticket, policy, sla_calendar(ticket, policy) if policy else None)
+    calendar = clock_for(ticket, policy)
+    apply_due_times(ticket, policy, calendar)
+    return calendar
 
 
 def apply_due_times(ticket: Ticket, policy: SLAPolicy | None, calendar: Calendar | None) -> None:
@@ -252,7 +255,8 @@ def _run_clocks(ticket: Ticket, was: str, now: datetime, after: dict[str, Any]) 
     """After a transition: a wait for the customer starts or ends (its working time moves the
     resolution target out), and the completion time is stored or cleared."""
     fields: list[str] = []
-    calendar = sla_calendar(ticket)
+    policy = sla_policy_for(priority=ticket.priority, category_id=ticket.category_id)
+    calendar = clock_for(ticket, policy)
     if was == Status.PENDING and ticket.status != Status.PENDING:
         paused, capped = counted_pause(ticket, now, calendar)
         ticket.paused_seconds += paused
@@ -260,7 +264,7 @@ def _run_clocks(ticket: Ticket, was: str, now: datetime, after: dict[str, Any]) 
         after["paused_minutes"] = round(paused / 60)
         if capped:
             after["pause_capped_days"] = settings.TICKET_PAUSE_CAP_DAYS
-        _apply_sla(ticket)
+        apply_due_times(ticket, policy, calendar)
         fields += ["paused_seconds", "paused_since", "response_due_at", "resolution_due_at"]
     elif ticket.status == Status.PENDING and was != Status.PENDING:
         ticket.paused_since = now
@@ -443,8 +447,8 @@ def update_ticket(
     if not fields:
         return ticket
     if {"priority", "category", "requested_at", "team"} & set(fields):
-        _apply_sla(ticket)
-        fields += ["response_due_at", "resolution_due_at", *working_durations(ticket, sla_calendar(ticket))]
+        calendar = _apply_sla(ticket)
+        fields += ["response_due_at", "resolution_due_at", *working_durations(ticket, calendar)]
     if (
         "team" in fields
         and ticket.assignee

@@ -39,7 +39,7 @@ from tickets.models import (
     TicketEvent,
 )
 from tickets.services import apply_due_times, format_reference, working_durations
-from tickets.sla import sla_calendar, sla_policy_for
+from tickets.sla import SlaLookup, sla_policy_for
 
 User = get_user_model()
 
@@ -144,7 +144,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, tickets: int, days: int, seed: int, **options):
         rng = random.Random(seed)
-        self._clocks: dict = {}
+        self._sla = SlaLookup()
         with transaction.atomic():
             users = self._people()
             teams = self._teams(users)
@@ -276,7 +276,7 @@ class Command(BaseCommand):
             logistics_cost=Decimal(rng.randrange(0, 150)) if category.slug in ("repair", "return") else Decimal(0),
             other_cost=Decimal(rng.choice([0, 0, 0, 20, 50])),
         )
-        calendar = self._calendar(team, policy)
+        calendar = self._sla.clock(ticket, policy)
         apply_due_times(ticket, policy, calendar)
         events = [
             TicketEvent(
@@ -381,18 +381,9 @@ class Command(BaseCommand):
                     after={"status": "pending"},
                 )
             )
-        if calendar is not None:
-            working_durations(ticket, calendar)
+        working_durations(ticket, calendar)
         ticket.updated_at = max(e.at for e in events)
         return ticket, events
-
-    def _calendar(self, team, policy):
-        """The clock of a team's tickets under ``policy``, looked up once per team and clock."""
-        key = (team.pk, policy.working_time if policy else None)
-        if key not in self._clocks:
-            probe = Ticket(team=team)
-            self._clocks[key] = sla_calendar(probe, policy) if policy else None
-        return self._clocks[key]
 
     @staticmethod
     @transaction.atomic

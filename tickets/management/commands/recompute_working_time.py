@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from tickets.models import Ticket
 from tickets.services import apply_due_times, working_durations
-from tickets.sla import sla_calendar, sla_policy_for
+from tickets.sla import SlaLookup
 
 FIELDS = ["response_due_at", "resolution_due_at", "first_response_working_seconds", "resolution_working_seconds"]
 
@@ -61,8 +61,7 @@ class Command(BaseCommand):
             tickets = tickets.filter(team_id=team)
         total = tickets.count()
         started, done, changed, last = perf_counter(), 0, 0, 0
-        policies: dict = {}
-        clocks: dict = {}
+        lookup = SlaLookup()
         self.stdout.write(f"Recomputing {total:,} tickets in batches of {batch:,}…")
         while True:
             with transaction.atomic():
@@ -71,16 +70,11 @@ class Command(BaseCommand):
                     break
                 updated = []
                 for ticket in rows:
-                    key = (ticket.priority, ticket.category_id)
-                    if key not in policies:
-                        policies[key] = sla_policy_for(priority=ticket.priority, category_id=ticket.category_id)
-                    policy = policies[key]
-                    clock_key = (ticket.team_id, policy.working_time if policy else True)
-                    if clock_key not in clocks:
-                        clocks[clock_key] = sla_calendar(ticket, policy)
+                    policy = lookup.policy(ticket)
+                    clock = lookup.clock(ticket, policy)
                     before = tuple(getattr(ticket, name) for name in FIELDS)
-                    apply_due_times(ticket, policy, clocks[clock_key] if policy else None)
-                    working_durations(ticket, clocks[clock_key])
+                    apply_due_times(ticket, policy, clock)
+                    working_durations(ticket, clock)
                     if tuple(getattr(ticket, name) for name in FIELDS) != before:
                         updated.append(ticket)
                 _write(updated)
