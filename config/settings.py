@@ -214,6 +214,8 @@ CONTENT_SECURITY_POLICY = {
 
 # Celery: Redis broker; periodic tasks stored in the database (django-celery-beat).
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
+# Several desks (production, staging) may share one Redis: each consumes its own queue.
+CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="celery")
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = TIME_ZONE

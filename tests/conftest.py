@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 import uuid
 
 import pytest
@@ -23,6 +24,14 @@ from config.celery import app as celery_app
 from tests.factories import TeamFactory, UserFactory, make_ticket
 from tests.smtp import SMTPServer
 from tickets.access import MANAGERS_GROUP
+
+
+def pytest_configure(config):
+    """A queue of this test process's own on the shared broker: the Celery workers the tests start
+    inherit it, and no other test process, test run or desk on the same Redis takes their tasks."""
+    queue = f"desk-tests-{uuid.uuid4().hex}"
+    os.environ["CELERY_QUEUE"] = queue
+    celery_app.conf.update(CELERY_TASK_DEFAULT_QUEUE=queue, task_default_queue=queue)
 
 
 @pytest.fixture(autouse=True)
