@@ -83,6 +83,7 @@ def _fresh_dashboards():
 REFERENCE_DATA = [
     "tickets.migrations.0002_reference_sequence_and_defaults",
     "tickets.migrations.0009_default_service_calendar",
+    "tickets.migrations.0011_hotline_categories",
     "outbox.migrations.0002_sweep_schedule",
     "surveys.migrations.0002_default_template_and_schedule",
     "kpis.migrations.0002_schedule",

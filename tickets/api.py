@@ -18,7 +18,7 @@ from config.api import AwareDateTimeField, InputSerializer, idempotent
 from tickets import services
 from tickets.access import acting_user, get_ticket_for_user, teams_for_user
 from tickets.filters import TicketFilter
-from tickets.models import Category, Channel, Priority, Team, Ticket
+from tickets.models import CallDirection, Category, Channel, Priority, Team, Ticket
 from tickets.selectors import queue_for_user
 
 User = get_user_model()
@@ -138,6 +138,15 @@ class TicketCreateInputSerializer(_TeamScopedSerializer):
         default=None,
     )
     requested_at = AwareDateTimeField(required=False, allow_null=True, default=None)
+    answered = serializers.BooleanField(
+        default=False,
+        help_text="true: the agent is speaking with the customer (phone, walk-in, chat); the contact is the first "
+        "response, at requested_at.",
+    )
+    resolution = serializers.CharField(
+        max_length=20000, required=False, allow_blank=True, default="",
+        help_text="Solved during the call (needs answered): the ticket is resolved with this note at once.",
+    )  # fmt: skip
 
 
 class TicketUpdateInputSerializer(_TeamScopedSerializer):
@@ -158,6 +167,12 @@ class TicketUpdateInputSerializer(_TeamScopedSerializer):
 class ReplyInputSerializer(TicketInputSerializer):
     body = serializers.CharField(max_length=20000)
     internal = serializers.BooleanField(default=False, help_text="true: an internal note, never sent to the customer.")
+
+
+class CallInputSerializer(TicketInputSerializer):
+    summary = serializers.CharField(max_length=5000)
+    direction = serializers.ChoiceField(choices=CallDirection.choices, default=CallDirection.OUTBOUND)
+    at = AwareDateTimeField(required=False, allow_null=True, default=None, help_text="When the call took place (now).")
 
 
 class AssignInputSerializer(TicketInputSerializer):
@@ -271,6 +286,19 @@ class TicketReplyApi(_TicketActionApi):
     def act(self, request, ticket, data):
         service = services.add_note if data["internal"] else services.add_reply
         return service(ticket=ticket, by=acting_user(request), body=data["body"])
+
+
+class TicketCallApi(_TicketActionApi):
+    """Log a call or visit with the customer: a public contact (the first one is the first response)."""
+
+    input_serializer = CallInputSerializer
+
+    @_action_schema(CallInputSerializer)
+    def post(self, request: Request, pk: int) -> Response:
+        return super().post(request, pk)
+
+    def act(self, request, ticket, data):
+        return services.log_call(ticket=ticket, by=acting_user(request), **data)
 
 
 class TicketAssignApi(_TicketActionApi):

@@ -11,7 +11,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from tickets.models import Category, Channel, Priority, Team
+from tickets.models import LIVE_CHANNELS, CallDirection, Category, Channel, Priority, Team
 from tickets.selectors import assignable_users
 
 User = get_user_model()
@@ -62,6 +62,19 @@ class TicketCreateForm(ActionForm):
     )
     product = forms.CharField(label=_("Product"), max_length=200, required=False)
     serial_number = forms.CharField(label=_("Serial number"), max_length=100, required=False)
+    answered = forms.BooleanField(
+        label=_("I am speaking with the customer"),
+        help_text=_("A call, a visit or a chat: this contact is the first response."),
+        required=False,
+        initial=True,
+    )
+    resolution = forms.CharField(
+        label=_("Resolved during the call"),
+        help_text=_("Describe how the problem was solved on the spot; leave empty to keep the ticket open."),
+        max_length=20000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
 
     def __init__(self, *args, teams, **kwargs):
         super().__init__(*args, **kwargs)
@@ -91,11 +104,33 @@ class TicketCreateForm(ActionForm):
             self.add_error(
                 "assignee", _("%(user)s is not a member of team %(team)s.") % {"user": assignee, "team": team}
             )
+        channel = data.get("channel")
+        if data.get("answered") and channel and channel not in LIVE_CHANNELS:
+            self.add_error(
+                "answered", _("Only a call, a visit or a chat is answered as the ticket is logged; untick this box.")
+            )
+        if data.get("resolution", "").strip() and not data.get("answered"):
+            self.add_error(
+                "resolution", _("A ticket is resolved on the spot only when you are speaking with the customer.")
+            )
         return data
 
 
 class ReplyForm(ActionForm):
     body = forms.CharField(label=_("Reply to the customer"), max_length=20000, widget=forms.Textarea(attrs={"rows": 4}))
+
+
+class CallForm(ActionForm):
+    direction = forms.ChoiceField(
+        label=_("Call"), choices=CallDirection.choices, initial=CallDirection.OUTBOUND, widget=forms.RadioSelect
+    )
+    summary = forms.CharField(label=_("What was said"), max_length=5000, widget=forms.Textarea(attrs={"rows": 2}))
+    at = forms.DateTimeField(
+        label=_("When"),
+        help_text=_("Leave empty for now."),
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        required=False,
+    )
 
 
 class NoteForm(ActionForm):

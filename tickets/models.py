@@ -155,6 +155,16 @@ class Channel(models.TextChoices):
     WALK_IN = "walk_in", _("Walk-in")
 
 
+#: Channels on which the agent speaks with the customer as the ticket is logged: the contact itself is
+#: the first response.
+LIVE_CHANNELS = (Channel.PHONE, Channel.WALK_IN, Channel.CHAT)
+
+
+class CallDirection(models.TextChoices):
+    INBOUND = "inbound", _("the customer called")
+    OUTBOUND = "outbound", _("we called the customer")
+
+
 class Priority(models.TextChoices):
     LOW = "low", _("Low")
     NORMAL = "normal", _("Normal")
@@ -290,7 +300,8 @@ class Ticket(models.Model):
 
     reopen_count = models.PositiveIntegerField(_("reopened"), default=0)
     reassign_count = models.PositiveIntegerField(_("reassigned"), default=0)
-    public_reply_count = models.PositiveIntegerField(_("public replies"), default=0)
+    # replies and logged calls or visits: what the customer heard from the desk
+    public_reply_count = models.PositiveIntegerField(_("contacts with the customer"), default=0)
     # The same customer came back with the same category within REPEAT_WINDOW.
     repeat_count = models.PositiveIntegerField(_("came back"), default=0)
 
@@ -356,6 +367,7 @@ class Ticket(models.Model):
 class EventKind(models.TextChoices):
     CREATED = "created", _("created the ticket")
     REPLY = "reply", _("replied to the customer")
+    CALL = "call", _("spoke with the customer")
     NOTE = "note", _("added an internal note")
     ASSIGNED = "assigned", _("assigned the ticket")
     PENDING = "pending", _("marked the ticket pending")
@@ -394,4 +406,8 @@ class TicketEvent(models.Model):
 
     @property
     def is_public(self) -> bool:
-        return self.kind == EventKind.REPLY
+        return self.kind in PUBLIC_EVENTS
+
+
+#: What the customer heard from the desk: a written reply, or a call or visit the agent logged.
+PUBLIC_EVENTS = (EventKind.REPLY, EventKind.CALL)

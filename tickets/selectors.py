@@ -12,12 +12,13 @@ from django.db import models
 from django.db.models import Case, F, Q, QuerySet, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from tickets.access import tickets_for_user
 from tickets.calendars import calendars_by_team
-from tickets.models import OPEN_STATUSES, Customer, Status, Team, Ticket
+from tickets.models import OPEN_STATUSES, Customer, EventKind, Status, Team, Ticket
 from tickets.sla import sla_calendar
 from tickets.worktime import add_working_time, working_time_between
 
@@ -133,6 +134,8 @@ def timeline_for(ticket: Ticket) -> list:
             for name, value in event.after.items()
             if name in TICKET_FIELDS and event.before.get(name) != value
         ]
+        call_at = event.after.get("at") if event.kind == EventKind.CALL else None
+        event.call_at = parse_datetime(call_at) if call_at else None
     return events
 
 

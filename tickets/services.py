@@ -26,9 +26,12 @@ from config.exceptions import ApplicationError, PreconditionFailed
 from outbox.services import queue_email
 from tickets import hooks
 from tickets.models import (
+    LIVE_CHANNELS,
     OPEN_STATUSES,
     REPEAT_WINDOW,
+    CallDirection,
     Category,
+    Channel,
     Customer,
     EventKind,
     SLAPolicy,
@@ -47,6 +50,7 @@ if TYPE_CHECKING:
 #: action → statuses it may start from, and the status it leads to (None: unchanged).
 TRANSITIONS: dict[str, tuple[frozenset[str], str | None]] = {
     "reply": (frozenset(OPEN_STATUSES), None),
+    "call": (frozenset(OPEN_STATUSES), None),
     "note": (frozenset(Status.values), None),
     "assign": (frozenset(OPEN_STATUSES), None),
     "update": (frozenset(OPEN_STATUSES), None),
@@ -59,6 +63,9 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str | None]] = {
 
 _REFUSALS = {
     "reply": gettext_lazy("Only an open ticket can be replied to; reopen it first."),
+    "call": gettext_lazy(
+        "Only a call on an open ticket is logged here; a follow-up call after resolution goes in the follow-up queue."
+    ),
     "assign": gettext_lazy("Only an open ticket can be assigned; reopen it first."),
     "update": gettext_lazy("Only an open ticket can be edited; reopen it first."),
     "pending": gettext_lazy("Only a new or open ticket can be marked pending."),
@@ -208,6 +215,18 @@ def _check_assignee(team: Team, assignee: Actor) -> None:
         )
 
 
+def _take(ticket: Ticket, by: Actor, now: datetime, fields: list[str]) -> None:
+    """The first agent who acts on an unassigned ticket takes it, so that the work is credited to
+    whoever did it: an ``assigned`` event marked ``taken``. Someone outside the team (a manager)
+    acting on it leaves it for the team."""
+    if ticket.assignee_id is not None or by is None or not assignable_users(ticket.team).filter(pk=by.pk).exists():
+        return
+    ticket.assignee = by
+    fields.append("assignee")
+    taken = {"assignee": _user_key(by), "taken": True}
+    _record(ticket, EventKind.ASSIGNED, by, at=now, before={"assignee": None}, after=taken)
+
+
 def _apply_sla(ticket: Ticket) -> Calendar:
     """Due times on the ticket's calendar (the resolution target moved out by the time paused); the
     clock they were counted on, for the durations."""
@@ -292,10 +311,15 @@ def create_ticket(
     other_cost: Decimal = Decimal("0"),
     request_key: str | None = None,
     complaint_source: str = "category",
+    answered: bool = False,
 ) -> Ticket:
     """Open a ticket with its reference and SLA due times. Writes a ``created`` event; counts a
     returning customer on their earlier ticket; sends ``hooks.ticket_created`` (a complaint
     category opens its complaint, config/reactions.py).
+
+    ``answered``: the agent is speaking with the customer (a call, a visit, a chat) as the ticket is
+    logged. That contact is the first response, at the request time: the ticket opens with a ``call``
+    event, and the agent takes it when no one else was chosen.
 
     With a ``request_key`` already used, returns the ticket that key created (a
     double submit or a client retry creates one ticket). Keys are per user."""
@@ -309,6 +333,14 @@ def create_ticket(
     if requested_at > now:
         raise ApplicationError(_("The request time cannot be in the future."), field="requested_at")
     _check_assignee(team, assignee)
+    if answered and channel not in LIVE_CHANNELS:
+        raise ApplicationError(
+            _("Only a call, a visit or a chat is answered as the ticket is logged; this one came by %(channel)s.")
+            % {"channel": Channel(channel).label},
+            field="answered",
+        )
+    if answered and assignee is None and by is not None and assignable_users(team).filter(pk=by.pk).exists():
+        assignee = by
     ticket = Ticket(
         reference=next_reference(now),
         subject=subject,
@@ -331,7 +363,12 @@ def create_ticket(
         updated_at=now,
         creation_key=request_key or None,
     )
-    _apply_sla(ticket)
+    calendar = _apply_sla(ticket)
+    if answered:
+        ticket.status = Status.OPEN
+        ticket.first_response_at = requested_at
+        ticket.public_reply_count = 1
+        working_durations(ticket, calendar)
     try:
         with transaction.atomic():
             ticket.save()
@@ -342,17 +379,29 @@ def create_ticket(
             raise
         return existing
     _record(ticket, EventKind.CREATED, by, at=now, after={"status": Status.NEW, "assignee": _user_key(assignee)})
+    if answered:
+        call = {"direction": CallDirection.INBOUND, "status": Status.OPEN, "at": _iso(requested_at)}
+        _record(ticket, EventKind.CALL, by, at=now, after=call)
     _count_repeat(ticket, by, now)
     hooks.ticket_created.send(ticket=ticket, by=by, source=complaint_source)
     return ticket
 
 
 @transaction.atomic
-def log_ticket(*, by: Actor, customer: dict[str, str], **fields: Any) -> Ticket:
+def log_ticket(*, by: Actor, customer: dict[str, str], resolution: str = "", **fields: Any) -> Ticket:
     """What the new-ticket form and the API do: find or create the customer (name, email, phone,
-    language) and open their ticket, in one transaction."""
+    language) and open their ticket, in one transaction. With a ``resolution``, the problem was
+    solved while the agent spoke with the customer: the ticket is resolved with it at once."""
+    resolution = (resolution or "").strip()
+    if resolution and not fields.get("answered"):
+        raise ApplicationError(
+            _("A ticket is resolved on the spot only when you are speaking with the customer."), field="answered"
+        )
     found = find_or_create_customer(**customer)
-    return create_ticket(by=by, customer=found, **fields)
+    ticket = create_ticket(by=by, customer=found, **fields)
+    if resolution and ticket.status in OPEN_STATUSES:
+        ticket = resolve_ticket(ticket=ticket, by=by, note=resolution, request_key=fields.get("request_key"))
+    return ticket
 
 
 def _count_repeat(ticket: Ticket, by: Actor, now: datetime) -> None:
@@ -487,6 +536,7 @@ def add_reply(*, ticket: Ticket | int, by: Actor, body: str, request_key: str | 
     if ticket.status == Status.NEW:
         ticket.status = Status.OPEN
         fields.append("status")
+    _take(ticket, by, now, fields)
     _save(ticket, fields, now)
     emailed = _email_customer(ticket, "ticket_reply", {"body": body})
     _record(
@@ -499,6 +549,53 @@ def add_reply(*, ticket: Ticket | int, by: Actor, body: str, request_key: str | 
         after={"status": ticket.status, "emailed": emailed},
         request_key=request_key,
     )
+    return ticket
+
+
+@transaction.atomic
+def log_call(
+    *,
+    ticket: Ticket | int,
+    by: Actor,
+    summary: str,
+    direction: str = CallDirection.OUTBOUND,
+    at: datetime | None = None,
+    request_key: str | None = None,
+) -> Ticket:
+    """A call (or visit) with the customer, logged with a short summary: a public contact like a
+    reply, without an e-mail. The first one is the first response, at the call's time ``at``
+    (default now). Moves a new ticket to open; writes a ``call`` event."""
+    summary = (summary or "").strip()
+    if not summary:
+        raise ApplicationError(_("Summarise what was said on the call."), field="summary")
+    if direction not in CallDirection.values:
+        raise ApplicationError(_("Say who called whom."), field="direction")
+    ticket = _locked(ticket)
+    if _already_done(ticket, request_key, EventKind.CALL):
+        return ticket
+    _check(ticket, "call")
+    now = timezone.now()
+    at = at or now
+    if at > now:
+        raise ApplicationError(_("The call cannot be in the future."), field="at")
+    if at < ticket.requested_at:
+        raise ApplicationError(_("The call cannot be before the customer's request."), field="at")
+    before = {"status": ticket.status}
+    fields = ["public_reply_count"]
+    ticket.public_reply_count += 1
+    if ticket.first_response_at is None or at < ticket.first_response_at:
+        ticket.first_response_at = at
+        fields.append("first_response_at")
+        fields += working_durations(ticket, sla_calendar(ticket))
+    if ticket.status == Status.NEW:
+        ticket.status = Status.OPEN
+        fields.append("status")
+    _take(ticket, by, now, fields)
+    _save(ticket, fields, now)
+    _record(
+        ticket, EventKind.CALL, by, at=now, body=summary, before=before,
+        after={"status": ticket.status, "direction": direction, "at": _iso(at)}, request_key=request_key,
+    )  # fmt: skip
     return ticket
 
 
@@ -588,6 +685,7 @@ def _transition(
     for name in counters:
         setattr(ticket, name, getattr(ticket, name) + 1)
         fields.append(name)
+    _take(ticket, by, now, fields)
     fields += _run_clocks(ticket, before["status"], now, after)
     _save(ticket, fields, now)
     _record(ticket, kind, by, at=now, body=body, before=before, after=after, request_key=request_key)

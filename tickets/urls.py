@@ -9,6 +9,7 @@ urlpatterns = [
     path("new/", views.ticket_create, name="create"),
     path("<int:pk>/", views.ticket_detail, name="detail"),
     path("<int:pk>/reply/", views.ticket_reply, name="reply"),
+    path("<int:pk>/call/", views.ticket_call, name="call"),
     path("<int:pk>/note/", views.ticket_note, name="note"),
     path("<int:pk>/assign/", views.ticket_assign, name="assign"),
     path("<int:pk>/pending/", views.ticket_pending, name="pending"),

@@ -101,7 +101,7 @@ def ticket_create(request: HttpRequest) -> HttpResponse:
         data = form.cleaned_data
         try:
             fields = ("subject", "description", "category", "channel", "priority", "team", "assignee", "product",
-                      "serial_number", "requested_at")  # fmt: skip
+                      "serial_number", "requested_at", "answered", "resolution")  # fmt: skip
             ticket = services.log_ticket(
                 by=acting_user(request),
                 customer={
@@ -116,7 +116,10 @@ def ticket_create(request: HttpRequest) -> HttpResponse:
         except ApplicationError as error:
             form.add_error(error.field if error.field in form.fields else None, error.message)
         else:
-            messages.success(request, _("Ticket %s was created.") % ticket.reference)
+            if ticket.resolved_at:
+                messages.success(request, _("Ticket %s was logged and resolved.") % ticket.reference)
+            else:
+                messages.success(request, _("Ticket %s was created.") % ticket.reference)
             return redirect("tickets:detail", pk=ticket.pk)
     return render(request, "tickets/create.html", {"form": form}, status=400 if form.errors else 200)
 
@@ -136,6 +139,7 @@ def _action_forms(ticket: Ticket, bound: dict[str, Any] | None = None) -> dict[s
     allowed = services.allowed_actions(ticket)
     makers: dict[str, Callable[[], Any]] = {
         "reply": forms.ReplyForm,
+        "call": forms.CallForm,
         "note": forms.NoteForm,
         "assign": lambda: forms.AssignForm(ticket=ticket),
         "pending": forms.PendingForm,
@@ -216,6 +220,26 @@ def ticket_reply(request: HttpRequest, pk: int) -> HttpResponse:
         forms.ReplyForm(request.POST),
         lambda t, d: services.add_reply(ticket=t, by=acting_user(request), body=d["body"], request_key=_key(d)),
         _("Your reply was added."),
+    )
+
+
+@require_POST
+@login_required
+def ticket_call(request: HttpRequest, pk: int) -> HttpResponse:
+    return _act(
+        request,
+        pk,
+        "call",
+        forms.CallForm(request.POST),
+        lambda t, d: services.log_call(
+            ticket=t,
+            by=acting_user(request),
+            summary=d["summary"],
+            direction=d["direction"],
+            at=d["at"],
+            request_key=_key(d),
+        ),
+        _("The call was logged."),
     )
 
 

@@ -76,7 +76,8 @@ def test_the_whole_flow_token_create_list_read_reply_assign_resolve_close_reopen
     assert reopened["status"] == "open" and reopened["reopen_count"] == 1
 
     kinds = list(Ticket.objects.get(pk=pk).events.values_list("kind", flat=True))
-    assert kinds == ["created", "reply", "note", "assigned", "resolved", "closed", "reopened"]
+    # the agent's reply took the unassigned ticket; then it went to bob
+    assert kinds == ["created", "assigned", "reply", "note", "assigned", "resolved", "closed", "reopened"]
 
 
 def test_a_create_retried_with_the_same_idempotency_key_makes_one_ticket(api, team, outsider, other_team):

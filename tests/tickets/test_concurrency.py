@@ -55,7 +55,7 @@ def test_two_replies_at_once_are_both_recorded_and_counted(team, agent, colleagu
 
 
 def test_resolve_and_reply_at_once_both_land_in_order(team, agent, colleague):
-    ticket = make_ticket(team=team, by=agent)
+    ticket = make_ticket(team=team, by=agent, assignee=agent)
     errors = _race(
         lambda: services.resolve_ticket(ticket=ticket.pk, by=agent, note="fixed"),
         lambda: services.add_reply(ticket=ticket.pk, by=colleague, body="on my way"),
