@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from complaints.models import Complaint, ComplaintEvent, EscalationPolicy, RootCause
+from complaints.models import Complaint, ComplaintEvent, EscalationPolicy, RootCause, SeverityRule
 
 
 @admin.register(RootCause)
@@ -12,6 +12,15 @@ class RootCauseAdmin(admin.ModelAdmin):
 @admin.register(EscalationPolicy)
 class EscalationPolicyAdmin(admin.ModelAdmin):
     list_display = ["severity", "resolve_hours", "level_hours", "update_hours"]
+
+
+@admin.register(SeverityRule)
+class SeverityRuleAdmin(admin.ModelAdmin):
+    """The first rule (by position) an unhappy survey answer meets gives its complaint's severity."""
+
+    list_display = ["__str__", "position", "overall_at_most", "nps_at_most", "severity"]
+    list_editable = ["position", "overall_at_most", "nps_at_most", "severity"]
+    list_display_links = ["__str__"]
 
 
 class ComplaintEventInline(admin.TabularInline):

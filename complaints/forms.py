@@ -47,3 +47,15 @@ class ConfirmationForm(forms.Form):
 
 class CloseForm(forms.Form):
     note = forms.CharField(label=_("Closing note"), max_length=2000, required=False)
+
+
+class AppointmentForm(forms.Form):
+    appointment_at = forms.DateTimeField(
+        label=_("When"), widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+    )
+    appointment_place = forms.CharField(
+        label=_("Where"), max_length=200, help_text=_("A visit, a meeting room, a service point…")
+    )
+    appointment_with = forms.CharField(
+        label=_("With whom"), max_length=200, help_text=_("The more senior person who meets the customer.")
+    )

@@ -6,6 +6,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
@@ -135,9 +136,21 @@ class Complaint(models.Model):
     version = models.PositiveIntegerField(default=0, editable=False)
     closed_at = models.DateTimeField(_("closed"), null=True, blank=True)
     escalation_count = models.PositiveSmallIntegerField(_("escalations"), default=0)
-    # When the sweep first saw it go without an update for longer than allowed (the delay taboo),
+    # When the sweep first saw it go without handling for longer than allowed (the delay taboo),
     # kept so that the share of delayed complaints can be counted after the fact.
     delayed_at = models.DateTimeField(_("first delayed"), null=True, blank=True)
+    # Handling: a contact with the customer, a corrective action or remedy recorded, an appointment
+    # made, the confirmation asked for or logged. Escalations and automatic changes are not handling.
+    first_handled_at = models.DateTimeField(_("first handled"), null=True, blank=True)
+    handled_at = models.DateTimeField(_("last handled"), null=True, blank=True)
+    # The last handling (or the opening) plus its severity's update window, in working time: past it,
+    # the complaint is delayed (complaints.taboos.delay_q).
+    delay_due_at = models.DateTimeField(_("delayed unless handled by"), null=True, blank=True)
+    # Seed 003's ladder: level 2 changes the place, level 3 the time — a meeting with a more senior person.
+    appointment_at = models.DateTimeField(_("appointment"), null=True, blank=True)
+    appointment_place = models.CharField(_("where"), max_length=200, blank=True)
+    appointment_with = models.CharField(_("with whom"), max_length=200, blank=True)
+    appointment_reminded_at = models.DateTimeField(_("handler reminded"), null=True, blank=True)
     confirmation_channel = models.CharField(
         _("confirmed by"), max_length=10, choices=ConfirmationChannel.choices, blank=True
     )
@@ -178,7 +191,8 @@ class ComplaintEventKind(models.TextChoices):
     CONFIRMATION = "confirmation", _("logged the customer's confirmation")
     AWAITING = "awaiting", _("asked the customer to confirm the fix")
     CLOSED = "closed", _("closed the complaint")
-    DELAYED = "delayed", _("went without an update for longer than allowed")
+    DELAYED = "delayed", _("went without handling for longer than allowed")
+    APPOINTMENT = "appointment", _("made an appointment with the customer")
 
 
 class ComplaintEvent(models.Model):
@@ -197,6 +211,58 @@ class ComplaintEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.complaint_id} {self.kind}"
+
+
+class SeverityRule(models.Model):
+    """How serious the complaint an unhappy survey answer opens is: the first rule (by position) whose
+    conditions the answer meets gives the severity; no rule met, minor."""
+
+    position = models.PositiveSmallIntegerField(_("position"), default=0)
+    overall_at_most = models.PositiveSmallIntegerField(
+        _("overall satisfaction at most"), null=True, blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(5)], help_text=_("1–5; empty: any."),
+    )  # fmt: skip
+    nps_at_most = models.PositiveSmallIntegerField(
+        _("likelihood to recommend at most"), null=True, blank=True,
+        validators=[MaxValueValidator(10)], help_text=_("0–10; empty: any."),
+    )  # fmt: skip
+    severity = models.CharField(_("severity"), max_length=10, choices=Severity.choices)
+
+    class Meta:
+        verbose_name = _("severity rule for survey complaints")
+        verbose_name_plural = _("severity rules for survey complaints")
+        ordering = ["position", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(overall_at_most__isnull=False) | models.Q(nps_at_most__isnull=False),
+                name="severity_rule_has_a_condition",
+            )
+        ]
+
+    def __str__(self) -> str:
+        parts = []
+        if self.overall_at_most is not None:
+            parts.append(_("overall ≤ %s") % self.overall_at_most)
+        if self.nps_at_most is not None:
+            parts.append(_("recommendation ≤ %s") % self.nps_at_most)
+        return f"{' & '.join(str(p) for p in parts)} → {self.get_severity_display()}"
+
+    def clean(self) -> None:
+        if self.overall_at_most is None and self.nps_at_most is None:
+            raise ValidationError(_("Give at least one condition: overall satisfaction or likelihood to recommend."))
+
+    def matches(self, overall: int | None, nps: int | None) -> bool:
+        if self.overall_at_most is not None and (overall is None or overall > self.overall_at_most):
+            return False
+        return not (self.nps_at_most is not None and (nps is None or nps > self.nps_at_most))
+
+
+def severity_for_answer(overall: int | None, nps: int | None) -> str:
+    """The severity the rules give an unhappy answer (seed 001: the unhappiest customers first)."""
+    for rule in SeverityRule.objects.all():
+        if rule.matches(overall, nps):
+            return rule.severity
+    return Severity.MINOR
 
 
 #: Defaults per severity: (close within, escalate after at one level, update at least every), in hours.

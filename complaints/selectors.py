@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from django.db.models import Avg, Case, Count, F, IntegerField, Q, QuerySet, Value, When
-from django.utils import timezone
 
 from complaints.access import complaints_for_user
 from complaints.models import Complaint, ComplaintStatus, Severity
 from complaints.taboos import buck_q, delay_q, perfunctory_q
 from config.i18n import in_language
+from surveys.models import SurveyResponse
+from surveys.services import answers_for_display
 from tickets.access import tickets_for_user
 
 
@@ -26,7 +27,6 @@ def board_for_user(user) -> QuerySet[Complaint]:
 def root_cause_summary(user) -> list[dict]:
     """Per root cause, over every complaint the user may see: how many, closed in time, the
     average time to close, and how many carry each taboo flag. One grouped query."""
-    now = timezone.now()
     rows = (
         Complaint.objects.filter(ticket__in=tickets_for_user(user))
         .values("root_cause", "root_cause__name_zh", "root_cause__name_en")
@@ -38,7 +38,7 @@ def root_cause_summary(user) -> list[dict]:
             time_to_close=Avg(F("closed_at") - F("opened_at"), filter=Q(status=ComplaintStatus.CLOSED)),
             buck=Count("pk", filter=buck_q()),
             perfunctory=Count("pk", filter=perfunctory_q()),
-            delay=Count("pk", filter=delay_q(now)),
+            delay=Count("pk", filter=delay_q()),
         )
         .order_by("-total")
     )
@@ -50,3 +50,12 @@ def root_cause_summary(user) -> list[dict]:
         row["hours_to_close"] = row["time_to_close"].total_seconds() / 3600 if row["time_to_close"] else None
         summary.append(row)
     return summary
+
+
+def complained_of(complaint: Complaint) -> dict:
+    """What the customer complained about: the unhappy survey answers behind a follow-up ticket (and
+    the ticket they were about), or the description the agent wrote on the complaint's ticket."""
+    response = SurveyResponse.objects.select_related("ticket", "template").filter(follow_up=complaint.ticket_id).first()
+    if response is not None:
+        return {"original": response.ticket, "answers": answers_for_display(response), "response": response}
+    return {"description": complaint.ticket.description}

@@ -2,12 +2,17 @@
 
 Each service locks the complaint row, checks who may act, saves, writes a
 ``ComplaintEvent``, and queues e-mail through the outbox. Tickets are touched only
-through ``tickets.services`` (a note in the ticket's timeline on escalation).
+through ``tickets.services`` (a note in the ticket's timeline on escalation; closing the
+loop resolves the ticket).
+
+Handling (a contact with the customer, a remedy recorded, an appointment made, the
+confirmation asked for or logged) restarts the delay clock (拖延); an escalation or an
+automatic change does not.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +39,7 @@ from complaints.models import (
     Severity,
     Source,
     policy_for,
+    severity_for_answer,
 )
 from complaints.taboos import delay_q
 from config.exceptions import ApplicationError, Conflict, NotAllowed
@@ -42,7 +48,7 @@ from surveys.models import SurveyResponse
 from tickets import services as ticket_services
 from tickets.access import MANAGERS_GROUP
 from tickets.calendars import calendar_for
-from tickets.models import RESOLVED_STATUSES, Ticket
+from tickets.models import OPEN_STATUSES, RESOLVED_STATUSES, Ticket
 from tickets.worktime import add_working_time
 
 User = get_user_model()
@@ -79,6 +85,39 @@ def _locked(complaint: Complaint | int) -> Complaint:
     return Complaint.objects.select_for_update(of=("self",)).select_related("ticket", "ticket__team").get(pk=pk)
 
 
+def _delay_due(complaint: Complaint, since: datetime) -> datetime:
+    """When the complaint counts as delayed unless handled again: its severity's update window after
+    ``since``, in working time of the ticket's calendar."""
+    return add_working_time(since, policy_for(complaint.severity)[2], calendar_for(complaint.ticket))
+
+
+def _handled(complaint: Complaint, now: datetime) -> list[str]:
+    """A handling action happened now: the delay clock starts again. The fields changed."""
+    complaint.handled_at = now
+    fields = ["handled_at", "delay_due_at"]
+    if complaint.delayed_at is None and complaint.delay_due_at is not None and complaint.delay_due_at < now:
+        complaint.delayed_at = complaint.delay_due_at  # late all the same: the sweep had not seen it yet
+        fields.append("delayed_at")
+    if complaint.first_handled_at is None:
+        complaint.first_handled_at = now
+        fields.append("first_handled_at")
+    complaint.delay_due_at = _delay_due(complaint, now)
+    return fields
+
+
+def record_customer_contact(*, ticket: Ticket, by: Actor, at: datetime, **kwargs: Any) -> None:
+    """``tickets.hooks.customer_contacted``: a reply or a call on the ticket handles its open complaint."""
+    complaint = (
+        Complaint.objects.select_for_update(of=("self",)).select_related("ticket").filter(ticket=ticket)
+        .exclude(status=ComplaintStatus.CLOSED).first()
+    )  # fmt: skip
+    if complaint is None:
+        return
+    fields = _handled(complaint, at)
+    complaint.updated_at = at
+    complaint.save(update_fields=[*fields, "updated_at"])
+
+
 _NOT_CLOSED = frozenset({ComplaintStatus.OPEN, ComplaintStatus.IN_PROGRESS, ComplaintStatus.AWAITING_CONFIRMATION})
 
 #: action → statuses it may start from, and the status it leads to (None: unchanged).
@@ -90,6 +129,7 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str | None]] = {
                              ComplaintStatus.AWAITING_CONFIRMATION),
     "log_confirmation": (_NOT_CLOSED, None),
     "close": (_NOT_CLOSED, ComplaintStatus.CLOSED),
+    "appointment": (_NOT_CLOSED, None),
 }  # fmt: skip
 
 _REFUSALS = {
@@ -124,7 +164,7 @@ def open_complaint(
     if existing is not None:
         return existing
     now = timezone.now()
-    resolve_within, level_window, _update = policy_for(severity)
+    resolve_within, level_window, update_window = policy_for(severity)
     calendar = calendar_for(ticket)
     try:
         with transaction.atomic():
@@ -139,6 +179,7 @@ def open_complaint(
                 level_due_at=add_working_time(now, level_window, calendar),
                 updated_at=now,
                 due_at=add_working_time(now, resolve_within, calendar),
+                delay_due_at=add_working_time(now, update_window, calendar),
             )
     except IntegrityError:  # raised by someone else a moment ago: theirs is the ticket's complaint
         return Complaint.objects.get(ticket=ticket)
@@ -276,7 +317,10 @@ def update_complaint(
         complaint.due_at = add_working_time(
             complaint.opened_at, policy_for(complaint.severity)[0], calendar_for(complaint.ticket)
         )
-        fields.append("due_at")
+        complaint.delay_due_at = _delay_due(complaint, complaint.handled_at or complaint.opened_at)
+        fields += ["due_at", "delay_due_at"]
+    if {"corrective_action", "compensation_kind", "compensation_amount"} & set(fields):
+        fields += _handled(complaint, now)
     if complaint.status == ComplaintStatus.OPEN:
         complaint.status = ComplaintStatus.IN_PROGRESS
         fields.append("status")
@@ -299,7 +343,7 @@ def request_confirmation(*, complaint: Complaint | int, by: Actor) -> Complaint:
         raise ApplicationError(_("Write down the corrective action first."), field="corrective_action")
     now = timezone.now()
     complaint.status, complaint.updated_at = ComplaintStatus.AWAITING_CONFIRMATION, now
-    complaint.save(update_fields=["status", "updated_at"])
+    complaint.save(update_fields=["status", "updated_at", *_handled(complaint, now)])
     _record(complaint, ComplaintEventKind.AWAITING, by, at=now)
     return complaint
 
@@ -326,6 +370,7 @@ def log_confirmation(*, complaint: Complaint | int, by: Actor, channel: str, con
             "confirmed_at",
             "confirmed_by",
             "updated_at",
+            *_handled(complaint, now),
         ]
     )
     _record(
@@ -350,7 +395,8 @@ def satisfied_survey_after_fix(complaint: Complaint) -> SurveyResponse | None:
 @transaction.atomic
 def close_complaint(*, complaint: Complaint | int, by: Actor, note: str = "") -> Complaint:
     """Closed only when the loop is closed (seed 001): a logged confirmation from the customer,
-    or a satisfied survey answer after the fix. Writes a ``closed`` event."""
+    or a satisfied survey answer after the fix. Writes a ``closed`` event; a ticket still open
+    (the follow-up of an unhappy answer, a complaint call) is resolved with the confirmation."""
     complaint = _locked(complaint)
     _check(complaint, "close")
     _check_handler(by, complaint)
@@ -373,23 +419,124 @@ def close_complaint(*, complaint: Complaint | int, by: Actor, note: str = "") ->
         reason=(note or "").strip(),
         after={"confirmed_by": "survey" if complaint.confirmed_at is None else complaint.confirmation_channel},
     )
+    ticket = complaint.ticket
+    if ticket.status in OPEN_STATUSES:
+        with override(settings.LANGUAGE_CODE):
+            if complaint.confirmed_at is not None:
+                resolution = _("Complaint closed; the customer confirmed the fix (%(contact)s): %(note)s") % {
+                    "contact": complaint.confirmation_contact, "note": complaint.confirmation_note,
+                }  # fmt: skip
+            else:
+                resolution = _("Complaint closed; the customer answered the survey satisfied after the fix.")
+        ticket_services.resolve_ticket(ticket=ticket, by=by, note=resolution)
     return complaint
 
 
+@transaction.atomic
+def set_appointment(*, complaint: Complaint | int, by: Actor, at: datetime, place: str, with_whom: str) -> Complaint:
+    """Seed 003's ladder above level 1: a new place (二换场地) and a new time (三换时间) — an
+    appointment with the customer, when, where and with whom. Handling; the handler is reminded
+    ``COMPLAINT_APPOINTMENT_REMINDER_HOURS`` before it."""
+    complaint = _locked(complaint)
+    _check(complaint, "appointment")
+    _check_handler(by, complaint)
+    if complaint.level < Level.SUPERVISOR:
+        raise ApplicationError(
+            _("An appointment belongs to a complaint escalated to a supervisor or a manager; escalate it first.")
+        )
+    place, with_whom = (place or "").strip(), (with_whom or "").strip()
+    now = timezone.now()
+    if at is None or at <= now:
+        raise ApplicationError(_("The appointment must be in the future."), field="appointment_at")
+    if not place:
+        raise ApplicationError(_("Say where the meeting takes place."), field="appointment_place")
+    if not with_whom:
+        raise ApplicationError(_("Say who meets the customer."), field="appointment_with")
+    before = {"appointment_at": complaint.appointment_at.isoformat() if complaint.appointment_at else None}
+    complaint.appointment_at, complaint.appointment_place, complaint.appointment_with = at, place, with_whom
+    complaint.appointment_reminded_at = None
+    complaint.updated_at = now
+    complaint.save(update_fields=["appointment_at", "appointment_place", "appointment_with",
+                                  "appointment_reminded_at", "updated_at", *_handled(complaint, now)])  # fmt: skip
+    after = {"appointment_at": at.isoformat(), "place": place, "with": with_whom}
+    _record(complaint, ComplaintEventKind.APPOINTMENT, by, at=now, before=before, after=after)
+    return complaint
+
+
+def remind_appointments(now: datetime | None = None) -> int:
+    """The beat job: one e-mail to each handler whose appointment is less than
+    ``COMPLAINT_APPOINTMENT_REMINDER_HOURS`` away. Claimed with SKIP LOCKED: sent once."""
+    now = now or timezone.now()
+    horizon = now + timedelta(hours=settings.COMPLAINT_APPOINTMENT_REMINDER_HOURS)
+    sent = 0
+    with transaction.atomic():
+        due = (
+            Complaint.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("ticket", "ticket__customer", "handler")
+            .filter(appointment_at__gt=now, appointment_at__lte=horizon, appointment_reminded_at__isnull=True)
+            .exclude(status=ComplaintStatus.CLOSED)
+        )
+        for complaint in due:
+            complaint.appointment_reminded_at = now
+            complaint.save(update_fields=["appointment_reminded_at"])
+            if complaint.handler and complaint.handler.email:
+                queue_email(
+                    to=complaint.handler.email,
+                    template="complaint_appointment",
+                    context={
+                        "complaint": complaint,
+                        "ticket": complaint.ticket,
+                        "handler": complaint.handler,
+                        "url": settings.SITE_URL + reverse("complaints:detail", args=[complaint.pk]),
+                        "desk_name": settings.DESK_NAME,
+                    },
+                    language=settings.LANGUAGE_CODE,
+                    kind="complaint_appointment",
+                    ticket=complaint.ticket,
+                )
+                sent += 1
+    return sent
+
+
+def grade_survey_complaint(*, response: SurveyResponse, **kwargs: Any) -> None:
+    """``surveys.hooks.follow_up_opened``: the complaint of an unhappy answer takes the severity the
+    rules give the answer (an admin edits them: complaints → severity rules)."""
+    severity = severity_for_answer(response.overall, response.nps)
+    complaint = Complaint.objects.select_for_update(of=("self",)).filter(ticket=response.follow_up_id).first()
+    if complaint is None or complaint.severity == severity:
+        return
+    before = {"severity": complaint.severity}
+    complaint.severity = severity
+    complaint.due_at = add_working_time(complaint.opened_at, policy_for(severity)[0], calendar_for(complaint.ticket))
+    complaint.level_due_at = add_working_time(
+        complaint.level_since, policy_for(severity)[1], calendar_for(complaint.ticket)
+    )
+    complaint.delay_due_at = _delay_due(complaint, complaint.handled_at or complaint.opened_at)
+    complaint.save(update_fields=["severity", "due_at", "level_due_at", "delay_due_at"])
+    with override(settings.LANGUAGE_CODE):
+        reason = _("Severity from the survey answer (overall %(overall)s, recommendation %(nps)s).") % {
+            "overall": response.overall if response.overall is not None else "—",
+            "nps": response.nps if response.nps is not None else "—",
+        }
+    _record(complaint, ComplaintEventKind.UPDATED, None, at=timezone.now(), reason=reason, before=before,
+            after={"severity": severity})  # fmt: skip
+
+
 def mark_delayed(now: datetime) -> int:
-    """Note, once, each complaint that has gone without an update longer than its severity allows
-    (the delay taboo, 拖延处理): ``delayed_at`` and a ``delayed`` event in its history."""
+    """Note, once, each complaint that has gone without handling longer than its severity allows
+    (the delay taboo, 拖延处理): ``delayed_at`` (its time of delay) and a ``delayed`` event in its
+    history. The flag does not wait for this: ``delay_q`` holds from the moment the window passed."""
     with transaction.atomic():
         found = list(
             Complaint.objects.select_for_update(skip_locked=True, of=("self",))
-            .filter(delay_q(now), delayed_at__isnull=True)
-            .values_list("pk", "updated_at")
+            .filter(delay_q(), delayed_at__isnull=True)
+            .values_list("pk", "delay_due_at", "handled_at", "opened_at")
         )
-        Complaint.objects.filter(pk__in=[pk for pk, _updated in found]).update(delayed_at=now)
+        Complaint.objects.filter(pk__in=[row[0] for row in found]).update(delayed_at=F("delay_due_at"), updated_at=now)
         ComplaintEvent.objects.bulk_create([
             ComplaintEvent(complaint_id=pk, kind=ComplaintEventKind.DELAYED, actor=None, at=now,
-                           after={"last_update": updated.isoformat()})
-            for pk, updated in found
+                           after={"last_handled": (handled or opened).isoformat()})
+            for pk, _due, handled, opened in found
         ])  # fmt: skip
     return len(found)
 

@@ -3,12 +3,10 @@ complaints board, the flags in the API, the automatic delay marking and the KPI 
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from django.db.models import BooleanField, Case, Q, Value, When
-from django.utils import timezone
 
-from complaints.models import ComplaintStatus, Severity, policy_for
+from complaints.models import ComplaintStatus
+from config.db import CurrentTime
 from tickets.models import RESOLVED_STATUSES
 
 #: 推卸责任 passing the buck: the ticket went from hand to hand this often.
@@ -20,18 +18,16 @@ def buck_q() -> Q:
 
 
 def perfunctory_q() -> Q:
-    """敷衍了事: resolved or closed without a single public reply to the customer."""
+    """敷衍了事: resolved or closed without a single contact with the customer (a reply or a logged call)."""
     return Q(ticket__status__in=RESOLVED_STATUSES, ticket__public_reply_count=0)
 
 
-def delay_q(now: datetime | None = None) -> Q:
-    """拖延处理: still open and neither it nor its ticket updated for longer than its severity allows."""
-    now = now or timezone.now()
-    q = Q(pk__in=[])
-    for severity in Severity.values:
-        window = policy_for(severity)[2]
-        q |= Q(severity=severity, updated_at__lt=now - window, ticket__updated_at__lt=now - window)
-    return q & ~Q(status=ComplaintStatus.CLOSED)
+def delay_q() -> Q:
+    """拖延处理: left without handling (a contact with the customer, a remedy, an appointment, the
+    confirmation) for longer than its severity allows — from that moment on, for good. Escalations
+    and automatic changes are not handling. The present is taken as each query runs: the board's flag,
+    its filter and the KPI count the same complaints at any moment."""
+    return Q(delayed_at__isnull=False) | (Q(delay_due_at__lt=CurrentTime()) & ~Q(status=ComplaintStatus.CLOSED))
 
 
 FLAGS = {"buck": buck_q, "perfunctory": perfunctory_q, "delay": delay_q}

@@ -11,6 +11,7 @@ urlpatterns = [
     path("<int:pk>/update/", views.complaint_update, name="update"),
     path("<int:pk>/request-confirmation/", views.complaint_request_confirmation, name="request-confirmation"),
     path("<int:pk>/confirm/", views.complaint_confirm, name="confirm"),
+    path("<int:pk>/appointment/", views.complaint_appointment, name="appointment"),
     path("<int:pk>/close/", views.complaint_close, name="close"),
     path("raise/<int:ticket_pk>/", views.complaint_raise, name="raise"),
 ]

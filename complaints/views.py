@@ -16,7 +16,7 @@ from complaints import forms, services
 from complaints.access import can_act, can_escalate, complaints_for_user, get_complaint_for_user
 from complaints.filters import ComplaintFilter
 from complaints.models import ComplaintStatus
-from complaints.selectors import board_for_user, root_cause_summary
+from complaints.selectors import board_for_user, complained_of, root_cause_summary
 from config.exceptions import ApplicationError, Conflict
 from tickets.access import acting_user, get_ticket_for_user
 
@@ -47,6 +47,14 @@ def _detail(request, complaint, bound=None, status=200):
         "update_form": forms.UpdateForm(instance=complaint),
         "confirmation_form": forms.ConfirmationForm(),
         "close_form": forms.CloseForm(),
+        "appointment_form": forms.AppointmentForm(
+            initial={
+                "appointment_at": complaint.appointment_at,
+                "appointment_place": complaint.appointment_place,
+                "appointment_with": complaint.appointment_with,
+            }
+        ),
+        "complained_of": complained_of(complaint),
         **(bound or {}),
     }
     return render(request, "complaints/detail.html", context, status=status)
@@ -148,6 +156,25 @@ def complaint_confirm(request: HttpRequest, pk: int) -> HttpResponse:
         forms.ConfirmationForm(request.POST),
         lambda c, d: services.log_confirmation(complaint=c, by=acting_user(request), **d),
         _("The customer's confirmation was logged."),
+    )
+
+
+@require_POST
+@login_required
+def complaint_appointment(request: HttpRequest, pk: int) -> HttpResponse:
+    return _act(
+        request,
+        pk,
+        "appointment_form",
+        forms.AppointmentForm(request.POST),
+        lambda c, d: services.set_appointment(
+            complaint=c,
+            by=acting_user(request),
+            at=d["appointment_at"],
+            place=d["appointment_place"],
+            with_whom=d["appointment_with"],
+        ),
+        _("The appointment was saved; you will be reminded before it."),
     )
 
 

@@ -6,9 +6,12 @@ who listens. Read it top to bottom to follow a ticket across the apps:
 
     logged ─ complaint category ─→ complaints: open its complaint (level 1, SLA due)
     category changed to complaint ─→ complaints: open its complaint
+    reply or call to the customer ─→ complaints: the open complaint was handled (delay clock)
     resolved ─→ surveys: the invitation and its e-mail (outbox), once per ticket
     survey answered unhappily ─→ tickets.services.create_ticket: a follow-up for the
                                   team's supervisor (surveys call down into tickets)
+                             └─→ complaints: its complaint's severity by the rules
+    complaint closed ─→ tickets.services.resolve_ticket (complaints call down into tickets)
     every KPI run ─→ kpis read tickets, surveys and complaints (kpis.registry)
 
 Secret links in e-mail (a survey's) are written in only as a message is sent
@@ -20,10 +23,16 @@ tickets behind a KPI figure, through the same hooks.
 
 from __future__ import annotations
 
-from complaints.services import complaint_panel, open_complaint_for_category
+from complaints.services import (
+    complaint_panel,
+    grade_survey_complaint,
+    open_complaint_for_category,
+    record_customer_contact,
+)
 from config.accounts import password_reset_link
 from kpis.selectors import narrow_queue_to_figure
 from outbox import links
+from surveys import hooks as survey_hooks
 from surveys.selectors import survey_panel
 from surveys.services import invite_after_resolution, survey_link
 from tickets import hooks
@@ -32,7 +41,9 @@ from tickets import hooks
 def connect() -> None:
     hooks.ticket_created.connect(open_complaint_for_category)
     hooks.ticket_category_changed.connect(open_complaint_for_category)
+    hooks.customer_contacted.connect(record_customer_contact)
     hooks.ticket_resolved.connect(invite_after_resolution)
+    survey_hooks.follow_up_opened.connect(grade_survey_complaint)
     hooks.ticket_panels.connect(complaint_panel)
     hooks.ticket_panels.connect(survey_panel)
     hooks.queue_narrowing.connect(narrow_queue_to_figure)

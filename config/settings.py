@@ -240,6 +240,8 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="service-desk@localho
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # The assignee is warned when this share of a ticket's SLA allowance (in working time) has passed.
 SLA_WARNING_SHARE = env.float("SLA_WARNING_SHARE", default=0.75)
+# A complaint's handler is e-mailed this many hours before an appointment with the customer.
+COMPLAINT_APPOINTMENT_REMINDER_HOURS = env.int("COMPLAINT_APPOINTMENT_REMINDER_HOURS", default=2)
 # Waiting for the customer stops a ticket's resolution clock for at most this many days.
 TICKET_PAUSE_CAP_DAYS = env.int("TICKET_PAUSE_CAP_DAYS", default=7)
 OUTBOX_MAX_ATTEMPTS = env.int("OUTBOX_MAX_ATTEMPTS", default=8)

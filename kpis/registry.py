@@ -17,7 +17,7 @@ from datetime import datetime
 from django.db.models import F, Q
 from django.utils.translation import gettext as _
 
-from complaints.taboos import buck_q, perfunctory_q
+from complaints.taboos import buck_q, delay_q, perfunctory_q
 from config.i18n import in_language
 
 RESOLVED = ("resolved", "closed")
@@ -143,8 +143,10 @@ KPIS: list[KPI] = [
         "complaints", "ratio", numerator=buck_q()),
     KPI("complaints_perfunctory", "敷衍了事占比", "Complaints handled perfunctorily", "percent", "lower", None,
         "complaints", "ratio", numerator=perfunctory_q()),
-    KPI("complaints_delayed", "拖延处理占比", "Complaints left without an update too long", "percent", "lower",
-        None, "complaints", "ratio", numerator=Q(delayed_at__isnull=False)),
+    KPI("complaints_delayed", "拖延处理占比", "Complaints left without handling too long", "percent", "lower",
+        None, "complaints", "ratio", numerator=delay_q()),
+    KPI("complaint_reaction_time", "客诉反应时间", "Complaint reaction time", "hours", "lower", None, "complaints",
+        "duration", denominator=Q(first_handled_at__isnull=False), measure=("first_handled_at", "opened_at")),
     KPI("service_cost", "服务成本", "Service cost", "money", None, None, "tickets", "sum",
         measure=("labour_cost", "logistics_cost", "other_cost")),
     KPI("workload", "工作量", "Workload", "count", None, None, "tickets", "count"),

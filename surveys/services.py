@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 from config.exceptions import ApplicationError
 from outbox import links
 from outbox.services import queue_email
+from surveys import hooks
 from surveys.models import QuestionKind, QuestionRole, SurveyInvitation, SurveyResponse, SurveyTemplate, detractor
 from tickets.calendars import calendar_for
 from tickets.models import Category, Channel, Priority, Ticket
@@ -91,6 +92,8 @@ def invite_to_survey(ticket: Ticket) -> SurveyInvitation | None:
     template = active_template()
     if not customer.email or template is None or SurveyInvitation.objects.filter(ticket=ticket).exists():
         return None
+    if SurveyResponse.objects.filter(follow_up=ticket).exists():
+        return None  # the follow-up of an unhappy answer: the customer confirms the fix, no new survey
     now = timezone.now()
     nonce = secrets.token_urlsafe(24)  # 192 random bits
     invitation = SurveyInvitation.objects.create(
@@ -179,6 +182,7 @@ def submit_survey(
     if detractor(response.overall, response.nps):
         response.follow_up = open_follow_up(response)
         response.save(update_fields=["follow_up"])
+        hooks.follow_up_opened.send(response=response)
     return response
 
 

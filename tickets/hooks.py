@@ -39,6 +39,9 @@ class Hook:
 
 ticket_created = Hook("ticket_created", "ticket, by, source: a ticket was logged (in its transaction).")
 ticket_category_changed = Hook("ticket_category_changed", "ticket, by: its category was changed (in its transaction).")
+customer_contacted = Hook(
+    "customer_contacted", "ticket, by, at: the desk wrote to or spoke with the customer (in its transaction)."
+)
 ticket_resolved = Hook("ticket_resolved", "ticket, by: the ticket was resolved (in its transaction).")
 ticket_panels = Hook("ticket_panels", "ticket, user → (template name, context) or None: a panel on the ticket's page.")
 queue_narrowing = Hook(

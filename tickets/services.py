@@ -539,6 +539,7 @@ def add_reply(*, ticket: Ticket | int, by: Actor, body: str, request_key: str | 
     _take(ticket, by, now, fields)
     _save(ticket, fields, now)
     emailed = _email_customer(ticket, "ticket_reply", {"body": body})
+    hooks.customer_contacted.send(ticket=ticket, by=by, at=now)
     _record(
         ticket,
         EventKind.REPLY,
@@ -596,6 +597,7 @@ def log_call(
         ticket, EventKind.CALL, by, at=now, body=summary, before=before,
         after={"status": ticket.status, "direction": direction, "at": _iso(at)}, request_key=request_key,
     )  # fmt: skip
+    hooks.customer_contacted.send(ticket=ticket, by=by, at=at)
     return ticket
 
 
