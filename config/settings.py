@@ -240,6 +240,12 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="service-desk@localho
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # The assignee is warned when this share of a ticket's SLA allowance (in working time) has passed.
 SLA_WARNING_SHARE = env.float("SLA_WARNING_SHARE", default=0.75)
+# Follow-up calls (电话回访): resolved tickets of customers without an e-mail address, and (when
+# true) those whose e-mailed survey expired unanswered, wait in the call queue for this many days;
+# an unanswered customer is tried at most this many times, on different days.
+FOLLOW_UP_CALL_DAYS = env.int("FOLLOW_UP_CALL_DAYS", default=30)
+FOLLOW_UP_CALL_ATTEMPTS = env.int("FOLLOW_UP_CALL_ATTEMPTS", default=3)
+FOLLOW_UP_CALL_AFTER_EXPIRY = env.bool("FOLLOW_UP_CALL_AFTER_EXPIRY", default=True)
 # A complaint's handler is e-mailed this many hours before an appointment with the customer.
 COMPLAINT_APPOINTMENT_REMINDER_HOURS = env.int("COMPLAINT_APPOINTMENT_REMINDER_HOURS", default=2)
 # Waiting for the customer stops a ticket's resolution clock for at most this many days.

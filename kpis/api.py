@@ -30,7 +30,7 @@ class KPIValueOutputSerializer(serializers.ModelSerializer):
     class Meta:
         model = KPIValue
         fields = ["metric", "granularity", "period_start", "dimension", "dimension_value", "value", "numerator",
-                  "denominator", "median", "p90", "computed_at"]  # fmt: skip
+                  "negative", "denominator", "median", "p90", "computed_at"]  # fmt: skip
         read_only_fields = fields
 
 

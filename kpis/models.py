@@ -23,13 +23,14 @@ class Dimension(models.TextChoices):
     CHANNEL = "channel", _("channel")
     PRIORITY = "priority", _("priority")
     ROOT_CAUSE = "root_cause", _("root cause")
+    VIA = "via", _("survey channel")
 
 
 class KPIValue(models.Model):
     """One figure: a KPI for one period and one slice, with what it was computed from.
 
-    ``numerator`` and ``denominator`` let any figure be re-derived and summed over
-    periods; ``value`` is the figure as shown (percent, hours, count, money).
+    ``numerator`` and ``denominator`` (and ``negative``, NPS's detractors) let any figure be
+    re-derived and summed over periods; ``value`` is the figure as shown (percent, hours, count, money).
     ``dimension_value`` is the id (team, agent, category) or key (channel,
     priority) of the slice; "" for all, "none" for tickets without one."""
 
@@ -40,6 +41,8 @@ class KPIValue(models.Model):
     dimension_value = models.CharField(max_length=64, blank=True, default="")
     value = models.FloatField(null=True)
     numerator = models.FloatField(default=0)
+    # NPS: the detractors, beside the promoters in ``numerator`` (the figure is their difference)
+    negative = models.FloatField(default=0)
     denominator = models.FloatField(default=0)
     median = models.FloatField(null=True)
     p90 = models.FloatField(null=True)
@@ -96,6 +99,9 @@ class KPIRun(models.Model):
     first_day = models.DateField(null=True)
     periods = models.PositiveIntegerField(default=0)
     rows = models.PositiveIntegerField(default=0)
+    # The registry's KPIs the run computed: a KPI added or redefined since gets its whole history
+    # on the next run (kpis.services.refresh_kpis).
+    kpis = models.JSONField(default=list)
 
     class Meta:
         ordering = ["-started_at"]

@@ -46,6 +46,13 @@ class KPI:
     negative: Q | None = None
     #: duration: (end field, start field); sum: the fields added up
     measure: tuple[str, ...] = ()
+    #: what the figure counts, in words, on its tile (where two figures could be mistaken for each other)
+    note_zh: str = ""
+    note_en: str = ""
+
+    @property
+    def note(self) -> str:
+        return in_language(self.note_zh, self.note_en)
 
     @property
     def name(self) -> str:
@@ -71,7 +78,9 @@ class Source:
 
 SOURCES = {
     "tickets": Source("tickets.Ticket", "requested_at", "", ""),
-    "responses": Source("surveys.SurveyResponse", "submitted_at", "ticket__", "survey_responses__"),
+    "responses": Source(
+        "surveys.SurveyResponse", "submitted_at", "ticket__", "survey_responses__", (("via", "channel"),)
+    ),
     "invitations": Source("surveys.SurveyInvitation", "created_at", "ticket__", "survey__"),
     "backlog": Source("tickets.Ticket", "requested_at", "", ""),
     "complaints": Source(
@@ -88,7 +97,7 @@ DIMENSION_FIELDS = {
     "priority": "priority",
 }
 #: the source-specific dimensions, as reached from a ticket (for the drill-down lists)
-EXTRA_DIMENSION_TICKET_FIELDS = {"root_cause": "complaint__root_cause_id"}
+EXTRA_DIMENSION_TICKET_FIELDS = {"root_cause": "complaint__root_cause_id", "via": "survey_responses__channel"}
 
 
 def source_dimensions(source_key: str) -> dict[str, str]:
@@ -107,8 +116,16 @@ KPIS: list[KPI] = [
         measure=("first_response_working_seconds",)),
     KPI("resolution_rate", "服务解决率", "Resolution rate", "percent", "higher", 90, "tickets", "ratio",
         numerator=_resolved),
-    KPI("csat", "客户满意度", "Customer satisfaction (CSAT)", "percent", "higher", 95, "responses", "ratio",
-        denominator=Q(overall__isnull=False), numerator=Q(overall__gte=4)),
+    KPI("csat", "客户满意度(回访答卷)", "Customer satisfaction (CSAT, of answers)", "percent", "higher", 95,
+        "responses", "ratio", denominator=Q(overall__isnull=False), numerator=Q(overall__gte=4),
+        note_zh="满意的答卷 ÷ 回答了满意度问题的答卷(邮件与电话回访);未回答的客户不计入",
+        note_en="satisfied answers ÷ answers to the satisfaction question (e-mail and phone); "
+                "customers who did not answer are left out"),
+    KPI("csat_served", "客户满意度(服务客户数)", "Customer satisfaction (of customers served)", "percent", "higher",
+        None, "tickets", "ratio", denominator=_resolved, numerator=_resolved & Q(survey_responses__overall__gte=4),
+        note_zh="满意客户数 ÷ 服务客户数(已解决工单);未回答回访的客户计为不确定——两者之差由客户响应率解释",
+        note_en="satisfied customers ÷ customers served (resolved tickets), seed 004's definition; customers "
+                "who did not answer count as not known satisfied — the response rate explains the gap"),
     KPI("completion_time", "服务完成时间(工作时间)", "Completion time (working time)", "hours", "lower", 48,
         "tickets", "duration", denominator=Q(resolution_working_seconds__isnull=False),
         measure=("resolution_working_seconds",)),
@@ -130,7 +147,10 @@ KPIS: list[KPI] = [
     KPI("nps", "净推荐值", "Net promoter score (NPS)", "score", "higher", 30, "responses", "nps",
         denominator=Q(nps__isnull=False), numerator=Q(nps__gte=9), negative=Q(nps__lte=6)),
     KPI("follow_up_rate", "服务回访率", "Follow-up rate", "percent", "higher", 95, "tickets", "ratio",
-        denominator=_resolved, numerator=Q(survey__isnull=False)),
+        denominator=_resolved, numerator=_resolved & (Q(survey__isnull=False) | Q(survey_responses__channel="phone")),
+        note_zh="已发送回访问卷或已电话回访(客户作答)的已解决工单 ÷ 已解决工单",
+        note_en="resolved tickets whose customer was sent the survey or answered it on a follow-up call ÷ "
+                "resolved tickets"),
     KPI("complaints_closed_in_sla", "投诉按时关闭率", "Complaints closed in time", "percent", "higher", 90,
         "complaints", "ratio", denominator=Q(status="closed"), numerator=Q(closed_at__lte=F("due_at"))),
     KPI("complaint_time_to_close", "投诉关闭时长", "Time to close a complaint", "hours", "lower", None,

@@ -53,6 +53,8 @@ class Figure:
     kpi: KPI
     numerator: float = 0.0
     denominator: float = 0.0
+    #: NPS: the detractors (``numerator`` holds the promoters)
+    negative: float = 0.0
     value: float | None = None
     median: float | None = None
     p90: float | None = None
@@ -78,7 +80,7 @@ class Figure:
         return self.numerator / self.denominator if self.kpi.kind == "sum" and self.denominator else None
 
 
-def derive(kpi: KPI, numerator: float, denominator: float) -> float | None:
+def derive(kpi: KPI, numerator: float, denominator: float, negative: float = 0.0) -> float | None:
     """A figure from summed parts, as the SQL derives it."""
     if kpi.kind in ("count",):
         return denominator
@@ -88,6 +90,8 @@ def derive(kpi: KPI, numerator: float, denominator: float) -> float | None:
         return None
     if kpi.kind == "duration":
         return numerator / denominator / 3600.0
+    if kpi.kind == "nps":
+        return 100.0 * (numerator - negative) / denominator
     return 100.0 * numerator / denominator
 
 
@@ -125,12 +129,15 @@ def figures(
         figure = Figure(kpi=kpi, target=wanted.get(kpi.key))
         if row:
             figure.numerator, figure.denominator = row["numerator"], row["denominator"]
-            figure.value = row.get("value", derive(kpi, figure.numerator, figure.denominator))
+            figure.negative = row.get("negative") or 0.0
+            figure.value = row.get("value", derive(kpi, figure.numerator, figure.denominator, figure.negative))
             figure.median, figure.p90 = row.get("median"), row.get("p90")
             figure.computed_at = row.get("computed_at")
         before = previous.get(kpi.key)
         if before:
-            figure.previous = before.get("value", derive(kpi, before["numerator"], before["denominator"]))
+            figure.previous = before.get(
+                "value", derive(kpi, before["numerator"], before["denominator"], before.get("negative") or 0.0)
+            )
         result.append(figure)
     return result
 
@@ -170,6 +177,7 @@ def _summed(start: date, end: date, dimension: str, value: str) -> dict[str, dic
         .values("kpi")
         .annotate(
             numerator=Sum("numerator"),
+            negative=Sum("negative"),
             denominator=Sum("denominator"),
             computed_at=Max("computed_at"),
             median=Max("median"),
@@ -229,7 +237,7 @@ def breakdowns(
         KPIValue.objects.filter(_periods_q(covering_periods(start, end)), dimension__in=dimensions)
         .exclude(kpi="backlog_rate")
         .values("dimension", "dimension_value", "kpi")
-        .annotate(numerator=Sum("numerator"), denominator=Sum("denominator"))
+        .annotate(numerator=Sum("numerator"), negative=Sum("negative"), denominator=Sum("denominator"))
         .order_by()
     )
     for row in rows:
@@ -238,7 +246,7 @@ def breakdowns(
             tables[row["dimension"]].setdefault(row["dimension_value"], {})[kpi.key] = (
                 row["numerator"],
                 row["denominator"],
-                derive(kpi, row["numerator"], row["denominator"]),
+                derive(kpi, row["numerator"], row["denominator"], row["negative"]),
             )
     for row in KPIValue.objects.filter(
         kpi="backlog_rate", granularity=Granularity.DAY, dimension__in=dimensions, period_start=end - timedelta(days=1)

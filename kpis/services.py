@@ -54,7 +54,7 @@ DIMENSIONS = list(DIMENSION_FIELDS)  # the order of the GROUPING() bits, leftmos
 STAGE = "kpi_stage"
 COLUMNS = (
     "kpi, granularity, period_start, dimension, dimension_value, "
-    "numerator, denominator, value, median, p90, computed_at"
+    "numerator, negative, denominator, value, median, p90, computed_at"
 )
 
 
@@ -170,24 +170,25 @@ def _aggregates(kpi: KPI) -> dict[str, Aggregate]:
 
 
 def _value_row(kpi: KPI) -> str:
-    """The (kpi, numerator, denominator, value, median, p90) tuple of one KPI, in SQL over ``a``."""
+    """The (kpi, numerator, negative, denominator, value, median, p90) tuple of one KPI, in SQL over ``a``."""
     k = kpi.key
     den = f'a."{k}__den"'
     if kpi.kind == "ratio":
         num = f'a."{k}__num"'
         value = f"CASE WHEN {den} > 0 THEN 100.0 * {num} / {den} END"
-        return f"('{k}', {num}::float, {den}::float, {value}, NULL::float, NULL::float)"
-    if kpi.kind == "nps":
-        num = f'(a."{k}__num" - a."{k}__neg")'
-        return f"('{k}', {num}::float, {den}::float, CASE WHEN {den} > 0 THEN 100.0 * {num} / {den} END, NULL, NULL)"
+        return f"('{k}', {num}::float, 0::float, {den}::float, {value}, NULL::float, NULL::float)"
+    if kpi.kind == "nps":  # promoters and detractors stored apart: each is a list the dashboard links to
+        num, neg = f'a."{k}__num"', f'a."{k}__neg"'
+        value = _value_sql(kpi, num, den, neg)
+        return f"('{k}', {num}::float, {neg}::float, {den}::float, {value}, NULL, NULL)"
     if kpi.kind == "duration":  # median and p90 come from _compute_percentiles
         total = f'COALESCE(a."{k}__sum", 0)'
         value = f"CASE WHEN {den} > 0 THEN {total} / {den} / 3600.0 END"
-        return f"('{k}', {total}::float, {den}::float, {value}, NULL::float, NULL::float)"
+        return f"('{k}', {total}::float, 0::float, {den}::float, {value}, NULL::float, NULL::float)"
     if kpi.kind == "sum":
         total = f'COALESCE(a."{k}__sum", 0)'
-        return f"('{k}', {total}::float, {den}::float, {total}::float, NULL, NULL)"
-    return f"('{k}', {den}::float, {den}::float, {den}::float, NULL, NULL)"  # count
+        return f"('{k}', {total}::float, 0::float, {den}::float, {total}::float, NULL, NULL)"
+    return f"('{k}', {den}::float, 0::float, {den}::float, {den}::float, NULL, NULL)"  # count
 
 
 def _dimension_cases(names: list[str]) -> tuple[str, str]:
@@ -222,11 +223,11 @@ def _insert(aggregate_sql: str, params: tuple, kpis: list[KPI], granularity: str
     sql = f"""
         INSERT INTO {STAGE} ({COLUMNS})
         SELECT v.kpi, %s, a.period, {dimension_case}, {value_case},
-               v.numerator, v.denominator, v.value, v.median, v.p90, %s
+               v.numerator, v.negative, v.denominator, v.value, v.median, v.p90, %s
         FROM kpi_aggregate a
         CROSS JOIN LATERAL (VALUES
         {values}
-        ) AS v(kpi, numerator, denominator, value, median, p90)
+        ) AS v(kpi, numerator, negative, denominator, value, median, p90)
     """
     with connection.cursor() as cursor:
         cursor.execute(sql, (granularity, computed_at))
@@ -278,12 +279,14 @@ def _compute_days(source_key: str, kpis: list[KPI], starts: set[date], now: date
     return _insert(sql, params, kpis, Granularity.DAY, now, names)
 
 
-def _value_sql(kpi: KPI, numerator: str, denominator: str) -> str:
+def _value_sql(kpi: KPI, numerator: str, denominator: str, negative: str = "0") -> str:
     """A figure from summed parts, in SQL (``selectors.derive`` in Python)."""
     if kpi.kind == "count":
         return denominator
     if kpi.kind == "sum":
         return numerator
+    if kpi.kind == "nps":
+        return f"CASE WHEN {denominator} > 0 THEN ({numerator} - {negative})::float / {denominator} * 100.0 END"
     scale = "/ 3600.0" if kpi.kind == "duration" else "* 100.0"
     return f"CASE WHEN {denominator} > 0 THEN {numerator}::float / {denominator} {scale} END"
 
@@ -293,17 +296,20 @@ def _roll_up(kpis: list[KPI], granularity: str, starts: set[date], days: set[dat
     for the ``days`` it recomputed, the stored ones for the other days of those weeks and months."""
     ranges = merged_ranges(starts, granularity)
     keys = [kpi.key for kpi in kpis]
-    values = " ".join(f"WHEN '{kpi.key}' THEN {_value_sql(kpi, 'SUM(numerator)', 'SUM(denominator)')}" for kpi in kpis)
+    values = " ".join(
+        f"WHEN '{kpi.key}' THEN {_value_sql(kpi, 'SUM(numerator)', 'SUM(denominator)', 'SUM(negative)')}"
+        for kpi in kpis
+    )
     where = " OR ".join(["(period_start >= %s AND period_start < %s)"] * len(ranges))
     sql = f"""
         INSERT INTO {STAGE} ({COLUMNS})
         SELECT kpi, %s, date_trunc(%s, period_start)::date, dimension, dimension_value,
-               SUM(numerator), SUM(denominator), CASE kpi {values} END, NULL, NULL, %s
+               SUM(numerator), SUM(negative), SUM(denominator), CASE kpi {values} END, NULL, NULL, %s
         FROM (
-            SELECT kpi, period_start, dimension, dimension_value, numerator, denominator FROM {STAGE}
+            SELECT kpi, period_start, dimension, dimension_value, numerator, negative, denominator FROM {STAGE}
             WHERE granularity = 'day'
             UNION ALL
-            SELECT kpi, period_start, dimension, dimension_value, numerator, denominator FROM kpis_kpivalue
+            SELECT kpi, period_start, dimension, dimension_value, numerator, negative, denominator FROM kpis_kpivalue
             WHERE granularity = 'day' AND NOT (period_start = ANY(%s))
         ) d
         WHERE kpi = ANY(%s) AND ({where})
@@ -589,6 +595,9 @@ def refresh_kpis(*, since: date | None = None, full: bool = False,
             by_source.setdefault(kpi.source, []).append(kpi)
         backlog_kpis = by_source.pop("backlog")
         previous = KPIRun.objects.filter(finished_at__isnull=False).order_by("-started_at").first()
+        keys = [kpi.key for kpi in KPIS]
+        if previous is not None and set(keys) - set(previous.kpis):
+            previous = None  # a KPI added or redefined since: every period again, once
         if since is None and not full and previous is not None:
             changed = changed_days(previous.started_at - OVERLAP)
             days_by_source = {key: changed.get(key, set()) | {today} for key in by_source}
@@ -599,7 +608,7 @@ def refresh_kpis(*, since: date | None = None, full: bool = False,
         days_by_source = {key: {day for day in days if day <= today} for key, days in days_by_source.items()}
         days = set().union(*days_by_source.values())
         run = KPIRun.objects.create(started_at=now, full=since is None and (full or previous is None),
-                                    first_day=min(days))  # fmt: skip
+                                    first_day=min(days), kpis=keys)  # fmt: skip
         rows = 0
         _create_stage()
         _prepare_backlog_now(backlog_kpis, now)

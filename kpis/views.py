@@ -43,6 +43,7 @@ from kpis.selectors import (
     trends,
 )
 from kpis.services import next_period
+from surveys.models import SurveyChannel
 from tickets.access import is_manager
 from tickets.models import Category, Channel, Priority, Team
 
@@ -55,6 +56,7 @@ BREAKDOWNS = [
     Dimension.CHANNEL,
     Dimension.PRIORITY,
     Dimension.ROOT_CAUSE,
+    Dimension.VIA,
 ]
 
 
@@ -92,6 +94,8 @@ def dimension_labels(dimension: str, values) -> dict[str, str]:
     elif dimension == Dimension.ROOT_CAUSE:
         labels.update({str(r.pk): str(r) for r in RootCause.objects.filter(pk__in=values)})
         labels["none"] = _("(not yet known)")
+    elif dimension == Dimension.VIA:
+        labels.update(dict(SurveyChannel.choices))
     return labels
 
 
@@ -126,6 +130,7 @@ def _tiles(start, end, dimension, value, team):
                 "den_url": drill_url(key, "den", start, end, dimension, value),
                 "num_url": drill_url(key, "num", start, end, dimension, value) if ratio else None,
                 "neg_url": drill_url(key, "neg", start, end, dimension, value) if figure.kpi.kind == "nps" else None,
+                "note": figure.kpi.note,
             }
         )
     return tiles

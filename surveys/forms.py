@@ -5,7 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from surveys.models import QuestionKind, SurveyTemplate
+from surveys.models import CallOutcome, QuestionKind, SurveyTemplate
 
 CONTACT_FIELDS = ("contact_name", "contact_details")
 
@@ -47,3 +47,28 @@ class SurveyForm(forms.Form):
 
     def contact_fields(self):
         return [self[name] for name in CONTACT_FIELDS]
+
+
+class PhoneSurveyForm(SurveyForm):
+    """The same questionnaire, read out on a follow-up call; the agent ticks the customer's answers."""
+
+    note = forms.CharField(label=_("Note on the call (optional)"), max_length=500, required=False)
+
+    def __init__(self, *args, template: SurveyTemplate, **kwargs):
+        super().__init__(*args, template=template, **kwargs)
+        for name in CONTACT_FIELDS:
+            del self.fields[name]
+        if self.questions:
+            self.fields[self.questions[0].key].widget.attrs["autofocus"] = True
+
+    def contact_fields(self):
+        return [self["note"]]
+
+
+class UnansweredCallForm(forms.Form):
+    outcome = forms.ChoiceField(
+        label=_("What happened?"),
+        choices=[(value, label) for value, label in CallOutcome.choices if value != CallOutcome.ANSWERED],
+        widget=forms.RadioSelect,
+    )
+    note = forms.CharField(label=_("Note (optional)"), max_length=500, required=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -144,12 +145,29 @@ class SurveyInvitation(models.Model):
         return (now or timezone.now()) >= self.expires_at
 
 
-class SurveyResponse(models.Model):
-    """A customer's answers. ``overall`` and ``nps`` are copied out of ``answers``
-    (by the template's roles) so that KPIs aggregate them in SQL."""
+class SurveyChannel(models.TextChoices):
+    EMAIL = "email", _("e-mailed survey")
+    PHONE = "phone", _("follow-up call (电话回访)")
 
-    invitation = models.OneToOneField(SurveyInvitation, on_delete=models.CASCADE, related_name="response")
+
+class SurveyResponse(models.Model):
+    """A customer's answers, given on the e-mailed survey page or on a follow-up call (the agent
+    records them in the same questionnaire). ``overall`` and ``nps`` are copied out of ``answers``
+    (by the template's roles) so that KPIs aggregate them in SQL. One per ticket."""
+
+    # An answer taken by phone has no invitation when the customer has no e-mail address; one whose
+    # e-mailed link expired unanswered keeps it (and marks it answered).
+    invitation = models.OneToOneField(
+        SurveyInvitation, on_delete=models.CASCADE, related_name="response", null=True, blank=True
+    )
     ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="survey_responses")
+    channel = models.CharField(
+        _("answered by"), max_length=10, choices=SurveyChannel.choices, default=SurveyChannel.EMAIL
+    )
+    taken_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("taken by"), on_delete=models.PROTECT, null=True, blank=True,
+        related_name="+",
+    )  # fmt: skip
     template = models.ForeignKey(SurveyTemplate, on_delete=models.PROTECT, related_name="responses")
     answers = models.JSONField(_("answers"), default=dict)
     overall = models.PositiveSmallIntegerField(_("overall satisfaction"), null=True, blank=True)
@@ -167,6 +185,7 @@ class SurveyResponse(models.Model):
         verbose_name_plural = _("survey responses")
         ordering = ["-submitted_at", "-id"]
         indexes = [models.Index(fields=["submitted_at"], name="response_submitted_idx")]
+        constraints = [models.UniqueConstraint(fields=["ticket"], name="response_one_per_ticket")]
 
     def __str__(self) -> str:
         return f"{self.ticket.reference}: {self.overall}/{self.nps}"
@@ -174,6 +193,38 @@ class SurveyResponse(models.Model):
     @property
     def is_detractor(self) -> bool:
         return detractor(self.overall, self.nps)
+
+
+class CallOutcome(models.TextChoices):
+    ANSWERED = "answered", _("answered the questions")
+    NO_ANSWER = "no_answer", _("no answer")
+    REFUSED = "refused", _("refused")
+    WRONG_NUMBER = "wrong_number", _("wrong number")
+
+
+#: Outcomes after which the customer is not called again.
+FINAL_OUTCOMES = (CallOutcome.ANSWERED, CallOutcome.REFUSED, CallOutcome.WRONG_NUMBER)
+
+
+class FollowUpCall(models.Model):
+    """One follow-up call (电话回访) to a customer after their ticket was resolved."""
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="follow_up_calls")
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("agent"), on_delete=models.PROTECT, related_name="+"
+    )
+    at = models.DateTimeField(_("called at"), default=timezone.now)
+    outcome = models.CharField(_("outcome"), max_length=15, choices=CallOutcome.choices)
+    note = models.CharField(_("note"), max_length=500, blank=True)
+
+    class Meta:
+        verbose_name = _("follow-up call")
+        verbose_name_plural = _("follow-up calls")
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["ticket", "at"], name="follow_up_call_ticket_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.ticket_id} {self.outcome} {self.at:%Y-%m-%d %H:%M}"
 
 
 def detractor(overall: int | None, nps: int | None) -> bool:

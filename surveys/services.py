@@ -22,9 +22,20 @@ from config.exceptions import ApplicationError
 from outbox import links
 from outbox.services import queue_email
 from surveys import hooks
-from surveys.models import QuestionKind, QuestionRole, SurveyInvitation, SurveyResponse, SurveyTemplate, detractor
+from surveys.models import (
+    FINAL_OUTCOMES,
+    CallOutcome,
+    FollowUpCall,
+    QuestionKind,
+    QuestionRole,
+    SurveyChannel,
+    SurveyInvitation,
+    SurveyResponse,
+    SurveyTemplate,
+    detractor,
+)
 from tickets.calendars import calendar_for
-from tickets.models import Category, Channel, Priority, Ticket
+from tickets.models import RESOLVED_STATUSES, Category, Channel, Priority, Ticket
 from tickets.services import create_ticket
 from tickets.worktime import next_opening
 
@@ -164,26 +175,99 @@ def submit_survey(
     ``SurveyClosed`` for an answered or expired link."""
     invitation = SurveyInvitation.objects.select_for_update().select_related("template", "ticket").get(pk=invitation.pk)
     check_open(invitation)
-    roles = {q.role: q.key for q in invitation.template.questions.exclude(role=QuestionRole.NONE)}
+    return _store_answers(
+        ticket=invitation.ticket, template=invitation.template, invitation=invitation, answers=answers,
+        channel=SurveyChannel.EMAIL, contact_name=contact_name, contact_details=contact_details,
+    )  # fmt: skip
+
+
+def _store_answers(
+    *, ticket: Ticket, template: SurveyTemplate, invitation: SurveyInvitation | None, answers: dict[str, Any],
+    channel: str, taken_by: Actor = None, contact_name: str = "", contact_details: str = "",
+) -> SurveyResponse:  # fmt: skip
+    """The one way answers are stored, whichever way they were given: the response, the invitation
+    marked answered, and for an unhappy answer the follow-up ticket (``hooks.follow_up_opened``)."""
+    roles = {q.role: q.key for q in template.questions.exclude(role=QuestionRole.NONE)}
     now = timezone.now()
     response = SurveyResponse.objects.create(
         invitation=invitation,
-        ticket=invitation.ticket,
-        template=invitation.template,
+        ticket=ticket,
+        template=template,
         answers=answers,
         overall=answers.get(roles.get(QuestionRole.OVERALL, "")),
         nps=answers.get(roles.get(QuestionRole.NPS, "")),
         contact_name=contact_name.strip(),
         contact_details=contact_details.strip(),
         submitted_at=now,
+        channel=channel,
+        taken_by=taken_by,
     )
-    invitation.answered_at = now
-    invitation.save(update_fields=["answered_at"])
+    if invitation is not None:
+        invitation.answered_at = now
+        invitation.save(update_fields=["answered_at"])
     if detractor(response.overall, response.nps):
         response.follow_up = open_follow_up(response)
         response.save(update_fields=["follow_up"])
         hooks.follow_up_opened.send(response=response)
     return response
+
+
+def _check_callable(ticket: Ticket, now: datetime) -> SurveyInvitation | None:
+    """Refuse a follow-up call on a ticket that is not due one; its unanswered invitation, if any."""
+    if ticket.status not in RESOLVED_STATUSES:
+        raise ApplicationError(_("Only a resolved ticket is followed up."))
+    if SurveyResponse.objects.filter(ticket=ticket).exists():
+        raise ApplicationError(_("The customer has already answered the survey for this ticket."))
+    if ticket.follow_up_calls.filter(outcome__in=FINAL_OUTCOMES).exists():
+        raise ApplicationError(_("The customer refused or the number was wrong: this ticket is not called again."))
+    invitation = SurveyInvitation.objects.select_for_update().filter(ticket=ticket).first()
+    if invitation is not None and not invitation.is_expired(now):
+        raise ApplicationError(_("The customer's e-mailed survey link is still open; wait until it expires."))
+    return invitation
+
+
+@transaction.atomic
+def record_phone_answers(*, ticket: Ticket | int, by: Actor, answers: dict[str, Any], note: str = "") -> SurveyResponse:
+    """A follow-up call (电话回访) in which the customer answered: their answers, in the questionnaire
+    the e-mailed survey uses, count in CSAT, NPS and the follow-up rate like e-mailed ones; an unhappy
+    answer opens the same recovery case."""
+    ticket = (
+        Ticket.objects.select_for_update()
+        .select_related("customer", "team")
+        .get(pk=ticket.pk if isinstance(ticket, Ticket) else ticket)
+    )
+    now = timezone.now()
+    invitation = _check_callable(ticket, now)
+    template = invitation.template if invitation else active_template()
+    if template is None:
+        raise ApplicationError(_("No questionnaire is in use; an administrator activates one under surveys."))
+    if not answers:
+        raise ApplicationError(_("Record the customer's answers, or the outcome of a call without them."))
+    FollowUpCall.objects.create(ticket=ticket, agent=by, at=now, outcome=CallOutcome.ANSWERED, note=note.strip())
+    return _store_answers(
+        ticket=ticket, template=template, invitation=invitation, answers=answers, channel=SurveyChannel.PHONE,
+        taken_by=by,
+    )  # fmt: skip
+
+
+@transaction.atomic
+def record_unanswered_call(*, ticket: Ticket | int, by: Actor, outcome: str, note: str = "") -> FollowUpCall:
+    """A follow-up call without answers: no answer (tried again another day, at most
+    ``FOLLOW_UP_CALL_ATTEMPTS`` times), refused or a wrong number (not called again)."""
+    if outcome not in CallOutcome.values or outcome == CallOutcome.ANSWERED:
+        raise ApplicationError(_("Choose what happened on the call."), field="outcome")
+    if by is None:
+        raise ApplicationError(_("A follow-up call is recorded by the agent who made it."))
+    ticket = Ticket.objects.select_for_update().get(pk=ticket.pk if isinstance(ticket, Ticket) else ticket)
+    now = timezone.now()
+    _check_callable(ticket, now)
+    calls = list(ticket.follow_up_calls.values_list("at", flat=True))
+    if len(calls) >= settings.FOLLOW_UP_CALL_ATTEMPTS:
+        raise ApplicationError(_("This customer was already called %(n)s times.") % {"n": len(calls)})
+    today = timezone.localdate(now)
+    if outcome == CallOutcome.NO_ANSWER and any(timezone.localdate(at) == today for at in calls):
+        raise ApplicationError(_("The customer was already called today; try again on another day."), field="outcome")
+    return FollowUpCall.objects.create(ticket=ticket, agent=by, at=now, outcome=outcome, note=(note or "").strip())
 
 
 def answers_for_display(response: SurveyResponse) -> list[tuple[str, str]]:

@@ -5,20 +5,26 @@ from __future__ import annotations
 from functools import wraps
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.utils import translation
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_ratelimit.decorators import ratelimit
 
+from config.exceptions import ApplicationError
 from surveys import services
 from surveys.access import responses_for_user
 from surveys.filters import SurveyResponseFilter
-from surveys.forms import SurveyForm
+from surveys.forms import PhoneSurveyForm, SurveyForm, UnansweredCallForm
+from surveys.models import FollowUpCall, SurveyInvitation
+from surveys.selectors import calls_due
+from tickets.access import acting_user, get_ticket_for_user
 
 LANGUAGE_CODES = {code for code, _name in settings.LANGUAGES}
 
@@ -98,3 +104,72 @@ def response_list(request: HttpRequest) -> HttpResponse:
     query = request.GET.copy()
     query.pop("page", None)
     return render(request, "surveys/list.html", {"filter": filterset, "page": page, "query": query.urlencode()})
+
+
+@require_GET
+@login_required
+def call_queue(request: HttpRequest) -> HttpResponse:
+    """The follow-up call queue (回访队列)."""
+    page = Paginator(calls_due(request.user), 50).get_page(request.GET.get("page"))
+    return render(request, "surveys/calls.html", {"page": page})
+
+
+def _call_page(request, ticket, answers_form=None, unanswered_form=None, status=200) -> HttpResponse:
+    invitation = SurveyInvitation.objects.filter(ticket=ticket).select_related("template").first()
+    template = invitation.template if invitation else services.active_template()
+    context = {
+        "ticket": ticket,
+        "template": template,
+        "invitation": invitation,
+        "calls": FollowUpCall.objects.filter(ticket=ticket).select_related("agent"),
+        "form": answers_form or (PhoneSurveyForm(template=template) if template else None),
+        "unanswered_form": unanswered_form or UnansweredCallForm(),
+    }
+    return render(request, "surveys/call.html", context, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def call_answers(request: HttpRequest, pk: int) -> HttpResponse:
+    """One follow-up call: the questionnaire to fill in with the customer on the line."""
+    ticket = get_ticket_for_user(request.user, pk, write=request.method == "POST")
+    if request.method == "GET":
+        return _call_page(request, ticket)
+    invitation = SurveyInvitation.objects.filter(ticket=ticket).select_related("template").first()
+    template = invitation.template if invitation else services.active_template()
+    if template is None:
+        messages.error(request, _("No questionnaire is in use; an administrator activates one under surveys."))
+        return _call_page(request, ticket, status=400)
+    form = PhoneSurveyForm(request.POST, template=template)
+    if form.is_valid():
+        try:
+            services.record_phone_answers(
+                ticket=ticket, by=acting_user(request), answers=form.answers(), note=form.cleaned_data["note"]
+            )
+        except ApplicationError as error:
+            form.add_error(None, error.message)
+        else:
+            messages.success(request, _("The customer's answers were recorded."))
+            return redirect("survey_results:calls")
+    messages.error(request, _("The answers were not recorded; see the message below."))
+    return _call_page(request, ticket, answers_form=form, status=400)
+
+
+@require_POST
+@login_required
+def call_unanswered(request: HttpRequest, pk: int) -> HttpResponse:
+    ticket = get_ticket_for_user(request.user, pk, write=True)
+    form = UnansweredCallForm(request.POST)
+    if form.is_valid():
+        try:
+            services.record_unanswered_call(
+                ticket=ticket, by=acting_user(request), outcome=form.cleaned_data["outcome"],
+                note=form.cleaned_data["note"],
+            )  # fmt: skip
+        except ApplicationError as error:
+            form.add_error(error.field if error.field in form.fields else None, error.message)
+        else:
+            messages.success(request, _("The call was recorded."))
+            return redirect("survey_results:calls")
+    messages.error(request, _("The call was not recorded; see the message below."))
+    return _call_page(request, ticket, unanswered_form=form, status=400)

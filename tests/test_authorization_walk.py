@@ -56,7 +56,7 @@ def _kind(name: str, parameter: str) -> str:
         return "agent"
     if parameter == "token":
         return "token"
-    if parameter == "ticket_pk" or name.startswith(("tickets:", "api-ticket")):
+    if parameter == "ticket_pk" or name.startswith(("tickets:", "api-ticket", "survey_results:call")):
         return "ticket"
     if name.startswith(("complaints:", "api-complaint")):
         return "complaint"

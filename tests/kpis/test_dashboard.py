@@ -14,6 +14,7 @@ from django.utils import timezone
 from openpyxl import load_workbook
 from rest_framework.test import APIClient
 
+from complaints.models import Complaint
 from kpis.models import KPITarget, KPIValue
 from kpis.registry import KPIS
 from kpis.services import refresh_kpis
@@ -87,6 +88,79 @@ def test_every_tile_links_to_a_ticket_list_of_the_same_count(client, manager, fi
             assert shown and shown.group(1) == label, (kpi.key, url, label)
             checked += 1
     assert checked >= len(KPIS)
+
+
+@pytest.fixture
+def every_kind_today(team, agent, colleague, supervisor):
+    """Today's tickets giving every KPI something to count: survey answers by e-mail and by phone
+    (promoters, a passive, detractors whose complaints open), a complaint handled, costs."""
+    from complaints import services as complaint_services
+    from surveys import services as survey_services
+
+    answers = [(5, 10), (4, 8), (1, 2), (5, 9)]
+    tickets = []
+    for number, (overall, nps) in enumerate(answers):
+        email = f"c{number}@example.com" if number < 3 else ""
+        ticket = make_ticket(
+            team=team, by=agent, assignee=agent, customer=CustomerFactory(email=email, phone=f"1{number}")
+        )
+        services.add_reply(ticket=ticket, by=agent, body="hi")
+        services.update_ticket(ticket=ticket, by=agent, labour_cost=100)
+        services.resolve_ticket(ticket=ticket, by=agent, note="done")
+        answer = {"overall": overall, "nps": nps}
+        if email:
+            survey_services.submit_survey(invitation=ticket.survey, answers=answer)
+        else:
+            survey_services.record_phone_answers(ticket=ticket, by=colleague, answers=answer)
+        tickets.append(ticket)
+    unhappy = Complaint.objects.get(ticket__follow_up_for__ticket=tickets[2])
+    services.log_call(ticket=unhappy.ticket, by=supervisor, summary="致电道歉")
+    complaint_services.update_complaint(complaint=unhappy, by=supervisor, corrective_action="重新上门")
+    complaint_services.log_confirmation(complaint=unhappy, by=supervisor, channel="phone", contact="本人", note="满意")
+    complaint_services.close_complaint(complaint=unhappy, by=supervisor)  # resolves its follow-up ticket
+    tickets.append(make_ticket(team=team, by=agent, category="complaint"))  # open, unhandled
+    refresh_kpis(full=True)
+    return tickets
+
+
+def _shown(tile: str) -> str:
+    return re.search(r'class="tile-value"><a [^>]*>([^<]+)</a>', tile).group(1)
+
+
+def test_every_figure_equals_what_its_links_list_for_every_kind_of_kpi(client, manager, every_kind_today):
+    client = _manager_client(client, manager)
+    page = client.get("/dashboard/?period=today", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    for kpi in KPIS:
+        tile = _tile(page, kpi.key)
+        counts = {}
+        for url, label, shown in re.findall(
+            r'<a href="([^"]+)">(numerator|counted|promoters|detractors|answered) ([\d,]+)</a>', tile
+        ):
+            listing = client.get(unquote(url).replace("&amp;", "&"), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+            listed = re.search(r"([\d,]+) tickets?", listing)
+            assert listed and listed.group(1) == shown, (kpi.key, label, url)
+            counts[label] = int(shown.replace(",", ""))
+        assert counts.get("counted") or counts.get("answered"), (kpi.key, "nothing counted")
+        if kpi.kind == "nps":
+            assert set(counts) == {"promoters", "detractors", "answered"}
+            figure = 100 * (counts["promoters"] - counts["detractors"]) / counts["answered"]
+            assert _shown(tile) == f"{figure:.1f}", kpi.key
+            title = re.search(r'class="tile-value"><a href="[^"]+" title="([^"]+)"', tile).group(1)
+            assert f"({counts['promoters']} promoters − {counts['detractors']} detractors)" in title
+        elif kpi.kind == "ratio":
+            assert _shown(tile) == f"{100 * counts['numerator'] / counts['counted']:.1f} %", kpi.key
+    nps = _tile(page, "nps")
+    assert "promoters 2<" in nps and "detractors 1<" in nps and "answered 4<" in nps  # 10, 9 | 8 | 2
+
+
+def test_csat_shows_both_definitions_with_what_each_counts(client, manager, every_kind_today):
+    page = _manager_client(client, manager).get("/dashboard/?period=today", HTTP_ACCEPT_LANGUAGE="en")
+    page = page.content.decode()
+    answers, served = _tile(page, "csat"), _tile(page, "csat_served")
+    assert _shown(answers) == "75.0 %" and "answers to the satisfaction question" in answers  # 3 of 4 answers
+    assert _shown(served) == "60.0 %" and "customers served" in served  # 3 of 5 resolved (the follow-up too)
+    by_channel = page.split('id="by-via"', 1)[1].split("</section>", 1)[0]
+    assert "follow-up call" in by_channel and "e-mailed survey" in by_channel
 
 
 def test_a_target_edited_in_admin_turns_a_tile_green(client, manager, figures_today):

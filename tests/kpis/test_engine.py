@@ -148,7 +148,8 @@ def test_survey_kpis_count_answers_on_their_day_and_skip_missing_scores(dataset)
     csat = value("csat", D + timedelta(days=1))
     assert (csat.numerator, csat.denominator, csat.value) == (1, 2, 50.0)  # T5 gave no overall score
     nps = value("nps", D + timedelta(days=1))
-    assert (nps.numerator, nps.denominator, nps.value) == (0, 3, 0.0)  # one promoter, one detractor, one passive
+    # one promoter, one detractor, one passive: each part stored, the figure their difference
+    assert (nps.numerator, nps.negative, nps.denominator, nps.value) == (1, 1, 3, 0.0)
     assert value("survey_response_rate", D + timedelta(days=1)).value == 100.0
     pending = value("survey_response_rate", D + timedelta(days=3))
     assert (pending.numerator, pending.denominator, pending.value) == (0, 1, 0.0)
@@ -233,7 +234,7 @@ def test_the_drill_down_list_has_exactly_the_figures_count(dataset, kpi):
             return Ticket.objects.filter(q).count()
 
         if kpi.kind == "nps":
-            assert count("num") - count("neg") == row.numerator
+            assert (count("num"), count("neg")) == (row.numerator, row.negative), row
         elif kpi.kind == "ratio":
             assert count("num") == row.numerator, row
         assert count("den") == row.denominator, row
