@@ -231,6 +231,8 @@ def record_phone_answers(*, ticket: Ticket | int, by: Actor, answers: dict[str, 
     """A follow-up call (电话回访) in which the customer answered: their answers, in the questionnaire
     the e-mailed survey uses, count in CSAT, NPS and the follow-up rate like e-mailed ones; an unhappy
     answer opens the same recovery case."""
+    if by is None:
+        raise ApplicationError(_("A follow-up call is recorded by the agent who made it."))
     ticket = (
         Ticket.objects.select_for_update()
         .select_related("customer", "team")
