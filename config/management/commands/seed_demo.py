@@ -23,10 +23,12 @@ from django.db.models import Count
 from django.utils import timezone
 
 from complaints.services import open_missing_complaints
+from config.demo_history import answers_for, complaint_history, follow_up_tickets, phone_follow_ups
 from surveys.models import SurveyInvitation, SurveyResponse, SurveyTemplate
 from surveys.services import hash_token, token_for
 from tickets.access import MANAGERS_GROUP
 from tickets.models import (
+    LIVE_CHANNELS,
     REPEAT_WINDOW,
     Category,
     Channel,
@@ -130,7 +132,6 @@ CHANNEL_WEIGHTS = {
     Channel.WALK_IN: 5,
 }
 PRIORITY_WEIGHTS = {Priority.LOW: 15, Priority.NORMAL: 60, Priority.HIGH: 20, Priority.URGENT: 5}
-SCALE_KEYS = ("attitude", "speed", "professionalism", "problem_solving", "helpfulness")
 TEAM_FOR_CATEGORY = {"repair": 1, "return": 2}  # the rest go to the hotline team mostly
 
 
@@ -154,7 +155,7 @@ class Command(BaseCommand):
             created = self._tickets(rng, teams, users, tickets - existing, days)
             self._repeats(teams)
             self._surveys(rng, teams)
-            self._complaints()
+            self._history(rng, teams)
         self._summary(users, teams, existing, created)
 
     def _people(self) -> dict[str, User]:
@@ -230,7 +231,7 @@ class Command(BaseCommand):
                 agents[team.pk],
                 priority,
                 policies[key],
-                customers[index] if rng.random() > 0.08 else rng.choice(customers[: index + 1]),
+                customers[index] if rng.random() > 0.06 else rng.choice(customers[: index + 1]),
             )
             batch.append((ticket, events))
             if len(batch) == 500 or index == count - 1:
@@ -286,12 +287,30 @@ class Command(BaseCommand):
                 after={"status": Status.NEW, "assignee": agent.username},
             )
         ]
-        # Log-normal times: median ~45 min to first response, ~20 h to resolution.
+        # Log-normal times: median ~45 min to first response, ~20 h to resolution. A call, a visit or a
+        # chat is answered as it is logged (the contact is the first response); a third of the simple
+        # ones are solved on the line.
         speed = {Priority.URGENT: 0.4, Priority.HIGH: 0.7}.get(priority, 1.0)
-        response = timedelta(minutes=rng.lognormvariate(math.log(45 * speed), 0.9))
+        live = ticket.channel in LIVE_CHANNELS
+        response = timedelta(0) if live else timedelta(minutes=rng.lognormvariate(math.log(45 * speed), 0.9))
         resolution = response + timedelta(hours=rng.lognormvariate(math.log(20 * speed), 1.0))
+        on_the_line = live and category.slug in ("inquiry", "suggestion", "praise") and rng.random() < 0.75
+        if on_the_line:
+            resolution = timedelta(minutes=rng.randrange(3, 15))
         ticket.status = Status.NEW
-        if requested + response < now:
+        if live:
+            ticket.first_response_at = requested
+            ticket.public_reply_count = 1 + (not on_the_line and rng.random() < 0.3)
+            ticket.status = Status.OPEN
+            events.append(
+                TicketEvent(
+                    kind=EventKind.CALL,
+                    actor=agent,
+                    at=ticket.created_at,
+                    after={"direction": "inbound", "status": "open", "at": requested.isoformat()},
+                )
+            )
+        elif requested + response < now:
             ticket.first_response_at = requested + response
             ticket.public_reply_count = 1 + (rng.random() < 0.35) + (rng.random() < 0.1)
             ticket.status = Status.OPEN
@@ -321,14 +340,14 @@ class Command(BaseCommand):
                 )
         resolved_at = requested + resolution
         stale = requested < now - timedelta(days=10)  # old tickets were all dealt with eventually
-        if ticket.first_response_at and resolved_at < now and (rng.random() < 0.97 or stale):
+        if ticket.first_response_at and resolved_at < now and (on_the_line or rng.random() < 0.99 or stale):
             ticket.status, ticket.resolved_at = Status.RESOLVED, resolved_at
             events.append(
                 TicketEvent(
                     kind=EventKind.RESOLVED,
                     actor=ticket.assignee,
                     at=resolved_at,
-                    body="已安排处理完毕,客户确认问题解决。",
+                    body="通话中已为客户解答,客户表示满意。" if on_the_line else "已安排处理完毕,客户确认问题解决。",
                     before={"status": "open"},
                     after={"status": "resolved"},
                 )
@@ -426,7 +445,7 @@ class Command(BaseCommand):
         invitations, answers = [], []
         now = timezone.now()
         for ticket in tickets.iterator():
-            if rng.random() > 0.9:
+            if rng.random() > 0.97:
                 continue
             sent = ticket.resolved_at + timedelta(minutes=rng.randrange(1, 10))
             nonce = secrets.token_urlsafe(24)
@@ -440,11 +459,10 @@ class Command(BaseCommand):
                 invitation.answered_at = invitation.first_opened_at = answered
                 invitation.open_count = 1
                 overall = rng.choices([5, 4, 3, 2, 1], weights=[55, 30, 8, 4, 3])[0]
-                nps = min(10, max(0, {5: 9, 4: 8, 3: 6, 2: 3, 1: 1}[overall] + rng.choice([-1, 0, 0, 1])))
-                scale = {key: min(5, max(1, overall + rng.choice([-1, 0, 0, 0, 1]))) for key in SCALE_KEYS}
+                scores = answers_for(rng, overall)
                 answers.append((invitation, SurveyResponse(
-                    ticket=ticket, template=template, submitted_at=answered, overall=overall, nps=nps,
-                    answers={**scale, "overall": overall, "nps": nps},
+                    ticket=ticket, template=template, submitted_at=answered, overall=overall, nps=scores["nps"],
+                    answers=scores,
                 )))  # fmt: skip
             invitations.append(invitation)
         SurveyInvitation.objects.bulk_create(invitations, batch_size=1000)
@@ -453,10 +471,20 @@ class Command(BaseCommand):
         SurveyResponse.objects.bulk_create([response for _, response in answers], batch_size=1000)
         self.stdout.write(f"  surveys: {len(invitations)} sent, {len(answers)} answered")
 
-    @staticmethod
-    def _complaints() -> None:
-        """A complaint record for every demo ticket of a complaint category, as the desk keeps them."""
+    def _history(self, rng: random.Random, teams) -> None:
+        """Follow-up calls, the follow-up tickets of unhappy answers, and the complaints worked."""
+        now = timezone.now()
+        template = SurveyTemplate.objects.filter(is_active=True).first()
+        if template is not None:
+            calls, answered = phone_follow_ups(rng, teams, template, now)
+            self.stdout.write(f"  follow-up calls: {calls} made, {answered} answered")
+        self.stdout.write(f"  follow-ups of unhappy answers: {follow_up_tickets(self._sla, teams, now)}")
         open_missing_complaints()
+        done = complaint_history(rng, now)
+        self.stdout.write(
+            f"  complaints: {done['complaints']} ({done['closed']} closed with the customer's confirmation, "
+            f"{done['escalated']} escalated, {done['delayed']} left too long)"
+        )
 
     def _summary(self, users, teams, existing, created) -> None:
         total = Ticket.objects.filter(team__in=teams).count()
