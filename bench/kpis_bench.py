@@ -99,9 +99,10 @@ SELECT t.id, (SELECT id FROM surveys_surveytemplate WHERE is_active), md5(t.id::
 FROM tickets_ticket t WHERE t.resolved_at IS NOT NULL AND random() < 0.9
 ORDER BY t.resolved_at;
 INSERT INTO surveys_surveyresponse (invitation_id, ticket_id, template_id, answers, overall, nps, contact_name,
-    contact_details, submitted_at)
+    contact_details, submitted_at, channel)
 SELECT i.id, i.ticket_id, i.template_id, '{}'::jsonb, o.overall,
-       LEAST(10, GREATEST(0, (ARRAY[1, 3, 6, 8, 9])[o.overall] + (random() * 2)::int - 1)), '', '', i.answered_at
+       LEAST(10, GREATEST(0, (ARRAY[1, 3, 6, 8, 9])[o.overall] + (random() * 2)::int - 1)), '', '', i.answered_at,
+       'email'
 FROM surveys_surveyinvitation i
 CROSS JOIN LATERAL (SELECT (ARRAY[5,5,5,5,5,5,4,4,4,3,2,1])[1 + (random() * 11)::int] AS overall
                     WHERE i.id > 0) o

@@ -12,7 +12,7 @@ from complaints import services
 from complaints.access import complaints_for_user, get_complaint_for_user
 from complaints.filters import ComplaintFilter
 from complaints.models import Complaint, ConfirmationChannel, Severity
-from config.api import InputSerializer
+from config.api import AwareDateTimeField, InputSerializer
 from tickets.access import acting_user, get_ticket_for_user
 
 
@@ -49,6 +49,13 @@ class ComplaintOutputSerializer(serializers.ModelSerializer):
             "confirmation_contact",
             "confirmation_note",
             "confirmed_at",
+            "first_handled_at",
+            "handled_at",
+            "delay_due_at",
+            "delayed_at",
+            "appointment_at",
+            "appointment_place",
+            "appointment_with",
             "flags",
         ]
         read_only_fields = fields
@@ -70,6 +77,12 @@ class ConfirmationInputSerializer(InputSerializer):
     channel = serializers.ChoiceField(choices=ConfirmationChannel.choices)
     contact = serializers.CharField(max_length=200)
     note = serializers.CharField(max_length=5000)
+
+
+class AppointmentInputSerializer(InputSerializer):
+    at = AwareDateTimeField()
+    place = serializers.CharField(max_length=200)
+    with_whom = serializers.CharField(max_length=200)
 
 
 class CloseInputSerializer(InputSerializer):
@@ -128,6 +141,19 @@ class ComplaintConfirmationApi(APIView):
         data.is_valid(raise_exception=True)
         return _output(
             request, services.log_confirmation(complaint=complaint, by=acting_user(request), **data.validated_data)
+        )
+
+
+class ComplaintAppointmentApi(APIView):
+    """A level-2/3 complaint's appointment with the customer (seed 003: 二换场地, 三换时间)."""
+
+    @extend_schema(request=AppointmentInputSerializer, responses=ComplaintOutputSerializer)
+    def post(self, request: Request, pk: int) -> Response:
+        complaint = get_complaint_for_user(request.user, pk)
+        data = AppointmentInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        return _output(
+            request, services.set_appointment(complaint=complaint, by=acting_user(request), **data.validated_data)
         )
 
 

@@ -9,5 +9,6 @@ urlpatterns = [
     path(
         "complaints/<int:pk>/confirmation/", api.ComplaintConfirmationApi.as_view(), name="api-complaint-confirmation"
     ),
+    path("complaints/<int:pk>/appointment/", api.ComplaintAppointmentApi.as_view(), name="api-complaint-appointment"),
     path("complaints/<int:pk>/close/", api.ComplaintCloseApi.as_view(), name="api-complaint-close"),
 ]

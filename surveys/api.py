@@ -17,12 +17,13 @@ class SurveyResponseOutputSerializer(serializers.ModelSerializer):
     is_detractor = serializers.BooleanField(read_only=True)
     template_version = serializers.IntegerField(source="template.version", read_only=True)
     answers = serializers.DictField(read_only=True)
+    taken_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = SurveyResponse
         fields = [
             "id", "ticket", "reference", "team", "submitted_at", "overall", "nps", "is_detractor", "answers",
-            "contact_name", "contact_details", "template", "template_version", "follow_up",
+            "contact_name", "contact_details", "template", "template_version", "follow_up", "channel", "taken_by",
         ]  # fmt: skip
         read_only_fields = fields
 

@@ -10,6 +10,7 @@ import pytest
 import time_machine
 from django.db.models import F
 from django.utils import timezone, translation
+from rest_framework.test import APIClient
 
 from complaints import services
 from complaints.access import complaints_for_user
@@ -124,7 +125,9 @@ def test_closing_the_loop_resolves_the_follow_up_ticket_once(team, agent, superv
 
 
 class TestAppointment:
-    def test_a_level_two_complaint_carries_an_appointment_shown_and_reminded(self, complaint, agent, supervisor):
+    def test_a_level_two_complaint_carries_an_appointment_shown_and_reminded(self, complaint, agent, supervisor,
+                                                                               client):  # fmt: skip
+        client.force_login(supervisor)
         with pytest.raises(ApplicationError, match="escalate it first"):
             services.set_appointment(complaint=complaint, by=agent, at=timezone.now() + timedelta(days=1),
                                      place="服务中心贵宾室", with_whom="王经理")  # fmt: skip
@@ -136,12 +139,26 @@ class TestAppointment:
         complaint.refresh_from_db()
         assert (complaint.appointment_at, complaint.appointment_place) == (at, "服务中心贵宾室")
         assert complaint.first_handled_at is not None  # an appointment is handling
-        assert services.remind_appointments() == 0  # five hours ahead: not yet
+        board = client.get("/complaints/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+        assert "服务中心贵宾室" in board and "with 王经理" in board
+        ticket_page = client.get(f"/tickets/{complaint.ticket_id}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+        assert "Appointment" in ticket_page and "服务中心贵宾室" in ticket_page
+        api = APIClient()
+        api.force_authenticate(supervisor)
+        read = api.get(f"/api/complaints/{complaint.pk}/").json()
+        assert read["appointment_place"] == "服务中心贵宾室" and read["first_handled_at"]
+        moved = api.post(f"/api/complaints/{complaint.pk}/appointment/",
+                         {"at": (at + timedelta(hours=1)).isoformat(), "place": "客户家中", "with_whom": "王经理"},
+                         format="json")  # fmt: skip
+        assert moved.status_code == 200 and moved.json()["appointment_place"] == "客户家中"
+        complaint.refresh_from_db()
+        at = complaint.appointment_at
+        assert services.remind_appointments() == 0  # hours ahead: not yet
         with time_machine.travel(at - timedelta(hours=1)):
             assert services.remind_appointments() == 1
             assert services.remind_appointments() == 0  # once
         (mail,) = OutgoingEmail.objects.filter(kind="complaint_appointment")
-        assert mail.to == "carol@desk.example.com" and "服务中心贵宾室" in mail.body_text
+        assert mail.to == "carol@desk.example.com" and "客户家中" in mail.body_text
 
     @pytest.mark.parametrize(
         ("field", "kwargs"),
