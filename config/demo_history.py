@@ -13,6 +13,7 @@ import math
 import random
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.db import connection
 from django.db.models import Q
@@ -71,6 +72,8 @@ def phone_follow_ups(rng: random.Random, teams, template: SurveyTemplate, now: d
     calls, responses = [], []
     for ticket in tickets:
         agents = list(ticket.team.members.all())
+        if ticket.resolved_at is None or not agents:
+            continue
         at = ticket.resolved_at + timedelta(days=1)
         for _attempt in range(3):
             at = timezone.localtime(at).replace(hour=rng.randrange(9, 17), minute=rng.randrange(60))
@@ -164,8 +167,10 @@ def complaint_history(rng: random.Random, now: datetime) -> dict[str, int]:
         resolve_within, level_window, update_window = policy_for(complaint.severity)
         calendar = calendar_for(ticket)
         complaint.due_at = add_working_time(opened, resolve_within, calendar)
-        handler = {Level.AGENT: ticket.assignee or ticket.team.supervisor, Level.SUPERVISOR: ticket.team.supervisor,
-                   Level.MANAGER: managers[0] if managers else None}  # fmt: skip
+        handler: dict[int, Any] = {
+            Level.AGENT: ticket.assignee or ticket.team.supervisor, Level.SUPERVISOR: ticket.team.supervisor,
+            Level.MANAGER: managers[0] if managers else None,
+        }  # fmt: skip
         complaint.handler = handler[Level.AGENT]
         events.append(ComplaintEvent(complaint=complaint, kind=ComplaintEventKind.OPENED, actor=None, at=opened,
                                      after={"severity": complaint.severity, "source": complaint.source}))  # fmt: skip
@@ -230,7 +235,7 @@ def complaint_history(rng: random.Random, now: datetime) -> dict[str, int]:
                                          after={"root_cause": str(complaint.root_cause),
                                                 "corrective_action": complaint.corrective_action}))  # fmt: skip
             complaint.status = ComplaintStatus.IN_PROGRESS
-        if closes:
+        if closed_at is not None:
             counts["closed"] += 1
             confirmed = closed_at - timedelta(minutes=rng.randrange(5, 60))
             complaint.confirmation_channel = rng.choices(list(ConfirmationChannel), weights=[75, 10, 15])[0]
