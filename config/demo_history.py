@@ -172,13 +172,14 @@ def complaint_history(rng: random.Random, now: datetime) -> dict[str, int]:
             Level.MANAGER: managers[0] if managers else None,
         }  # fmt: skip
         complaint.handler = handler[Level.AGENT]
+        holders = [(opened, complaint.handler)]  # who handled it from when on
         events.append(ComplaintEvent(complaint=complaint, kind=ComplaintEventKind.OPENED, actor=None, at=opened,
                                      after={"severity": complaint.severity, "source": complaint.source}))  # fmt: skip
         first = opened + _lognormal_hours(rng, {"critical": 0.5, "major": 1.5}.get(complaint.severity, 3))
         first = min(first, now - timedelta(minutes=5))
         slow = rng.random() < 0.07  # the handler let it lie: the delay taboo
         age = now - opened
-        closes = age > timedelta(days=4) and rng.random() < 0.93
+        closes = age > timedelta(days=4) and rng.random() < 0.97
         closed_at = None
         if closes:  # most within one level's window; some climb the ladder first; a few overrun the deadline
             windows = rng.choices([(0.15, 0.9), (1.05, 1.9), (2.05, 2.8), (3.05, 3.6)], weights=[80, 12, 6, 2])[0]
@@ -197,6 +198,7 @@ def complaint_history(rng: random.Random, now: datetime) -> dict[str, int]:
             before = {"level": complaint.level, "handler": _name(complaint.handler)}
             complaint.level += 1
             complaint.handler = handler[complaint.level]
+            holders.append((at, complaint.handler))
             complaint.level_since, complaint.escalation_count = at, complaint.escalation_count + 1
             automatic = at in (level_due, complaint.due_at)
             events.append(ComplaintEvent(
@@ -230,8 +232,9 @@ def complaint_history(rng: random.Random, now: datetime) -> dict[str, int]:
                 complaint.compensation_kind = rng.choice([CompensationKind.VOUCHER, CompensationKind.FREE_SERVICE,
                                                           CompensationKind.REFUND])  # fmt: skip
                 complaint.compensation_amount = Decimal(rng.choice([50, 100, 200, 300]))
-            events.append(ComplaintEvent(complaint=complaint, kind=ComplaintEventKind.UPDATED, actor=complaint.handler,
-                                         at=first + timedelta(minutes=20),
+            noted = first + timedelta(minutes=20)
+            events.append(ComplaintEvent(complaint=complaint, kind=ComplaintEventKind.UPDATED,
+                                         actor=[who for since, who in holders if since <= noted][-1], at=noted,
                                          after={"root_cause": str(complaint.root_cause),
                                                 "corrective_action": complaint.corrective_action}))  # fmt: skip
             complaint.status = ComplaintStatus.IN_PROGRESS

@@ -52,7 +52,10 @@ def test_a_follow_up_call_is_recorded_with_the_keyboard(live_server, page_factor
     page.goto(live_server.url + "/surveys/calls/")
     page.locator(f"a[href='/surveys/calls/{ticket.pk}/']").click()
     page.wait_for_url(re.compile(rf"/surveys/calls/{ticket.pk}/$"))
-    # The first question has the focus; arrows move within a question, Tab to the next one.
+    # From the first question on, the keyboard alone: Space picks, Tab goes to the next question, the
+    # arrows move within one. (The page autofocuses the first question; a background page may not get
+    # the focus, so the test puts it there.)
+    page.locator("input[name=attitude]").first.focus()
     for _question in ("attitude", "speed", "professionalism", "problem_solving", "helpfulness", "overall"):
         page.keyboard.press("Space")  # the first (best) answer
         page.keyboard.press("Tab")
