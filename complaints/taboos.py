@@ -18,8 +18,9 @@ def buck_q() -> Q:
 
 
 def perfunctory_q() -> Q:
-    """敷衍了事: resolved or closed without a single contact with the customer (a reply or a logged call)."""
-    return Q(ticket__status__in=RESOLVED_STATUSES, ticket__public_reply_count=0)
+    """敷衍了事: resolved or closed without a single contact with the customer — no reply, no logged call,
+    and no confirmation of the fix taken from them."""
+    return Q(ticket__status__in=RESOLVED_STATUSES, ticket__public_reply_count=0, confirmed_at__isnull=True)
 
 
 def delay_q() -> Q:

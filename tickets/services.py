@@ -579,8 +579,9 @@ def log_call(
     at = at or now
     if at > now:
         raise ApplicationError(_("The call cannot be in the future."), field="at")
-    if at < ticket.requested_at:
+    if at < ticket.requested_at - timedelta(minutes=1):
         raise ApplicationError(_("The call cannot be before the customer's request."), field="at")
+    at = max(at, ticket.requested_at)  # a time typed to the minute, in the request's own minute
     before = {"status": ticket.status}
     fields = ["public_reply_count"]
     ticket.public_reply_count += 1

@@ -104,6 +104,17 @@ def test_a_ticket_resolved_without_any_contact_is_still_perfunctory(agent, manag
     services.resolve_ticket(ticket=ticket, by=agent, note="已修复")
     complaint = Complaint.objects.create(ticket=ticket)
     assert complaints_for_user(manager).get(pk=complaint.pk).flag_perfunctory
+    # the handler then talks to the customer and logs their confirmation of the fix: a contact after all
+    Complaint.objects.filter(pk=complaint.pk).update(confirmed_at=timezone.now(), confirmation_channel="phone")
+    assert not complaints_for_user(manager).get(pk=complaint.pk).flag_perfunctory
+
+
+def test_a_call_typed_to_the_minute_of_the_request_is_taken_at_the_request(agent, team):
+    requested = timezone.now().replace(second=40, microsecond=0) - timedelta(minutes=10)
+    ticket = make_ticket(team=team, by=agent, channel="web", requested_at=requested)
+    services.log_call(ticket=ticket, by=agent, summary="回电", at=requested.replace(second=0))
+    ticket.refresh_from_db()
+    assert ticket.first_response_at == requested and ticket.first_response_working_seconds == 0
 
 
 @pytest.mark.parametrize(
