@@ -185,8 +185,8 @@ def _store_answers(
     *, ticket: Ticket, template: SurveyTemplate, invitation: SurveyInvitation | None, answers: dict[str, Any],
     channel: str, taken_by: Actor = None, contact_name: str = "", contact_details: str = "",
 ) -> SurveyResponse:  # fmt: skip
-    """The one way answers are stored, whichever way they were given: the response, the invitation
-    marked answered, and for an unhappy answer the follow-up ticket (``hooks.follow_up_opened``)."""
+    """The one way answers are stored, whichever way they were given: the response, the e-mailed
+    invitation marked answered, and for an unhappy answer the follow-up ticket (``hooks.follow_up_opened``)."""
     roles = {q.role: q.key for q in template.questions.exclude(role=QuestionRole.NONE)}
     now = timezone.now()
     response = SurveyResponse.objects.create(
@@ -202,7 +202,8 @@ def _store_answers(
         channel=channel,
         taken_by=taken_by,
     )
-    if invitation is not None:
+    if invitation is not None and channel == SurveyChannel.EMAIL:
+        # (an answer taken by phone after the link expired leaves the e-mail's response rate as it was)
         invitation.answered_at = now
         invitation.save(update_fields=["answered_at"])
     if detractor(response.overall, response.nps):

@@ -83,9 +83,12 @@ def test_an_expired_emailed_survey_goes_to_the_queue_and_the_phone_answer_closes
     with time_machine.travel(timezone.now() + timedelta(days=15)):
         assert ticket in calls_due(agent)
         services.record_phone_answers(ticket=ticket, by=agent, answers={"overall": 4, "nps": 7})
+        assert _kpi("csat").numerator == 1  # counted on the day it was given
     invitation = ticket.survey
     invitation.refresh_from_db()
-    assert invitation.answered_at is not None and invitation.response.channel == "phone"
+    assert invitation.response.channel == "phone"
+    assert invitation.answered_at is None  # the e-mail was not answered: its response rate stays true
+    assert _kpi("follow_up_rate").numerator == 1
 
 
 def test_an_unhappy_answer_by_phone_opens_the_same_recovery_case(agent, supervisor, team):
