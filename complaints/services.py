@@ -114,7 +114,7 @@ def record_customer_contact(*, ticket: Ticket, by: Actor, at: datetime, **kwargs
     if complaint is None:
         return
     fields = _handled(complaint, at)
-    complaint.updated_at = at
+    complaint.updated_at = timezone.now()
     complaint.save(update_fields=[*fields, "updated_at"])
 
 

@@ -516,7 +516,8 @@ def _publish(replaced: list[tuple[str, list[date], list[str]]]) -> None:
 
 def changed_days(since: datetime) -> dict[str, set[date]]:
     """Per source, the local days whose figures may have changed since ``since`` — each source's
-    rows by their own anchor: a ticket by its request day (also when it gets its survey link),
+    rows by their own anchor: a ticket by its request day (also when it gets its survey link or
+    its answer, by e-mail or on a follow-up call),
     a survey answer by its answer day, an invitation by its sending day, a complaint by its
     opening day; rows of a changed ticket move with it (its team or agent may have changed).
     Each branch reads an index."""
@@ -525,6 +526,8 @@ def changed_days(since: datetime) -> dict[str, set[date]]:
         SELECT 'tickets', (requested_at AT TIME ZONE %(tz)s)::date FROM changed
         UNION SELECT 'tickets', (t.requested_at AT TIME ZONE %(tz)s)::date FROM surveys_surveyinvitation i
               JOIN tickets_ticket t ON t.id = i.ticket_id WHERE i.created_at >= %(since)s
+        UNION SELECT 'tickets', (t.requested_at AT TIME ZONE %(tz)s)::date FROM surveys_surveyresponse r
+              JOIN tickets_ticket t ON t.id = r.ticket_id WHERE r.submitted_at >= %(since)s
         UNION SELECT 'responses', (submitted_at AT TIME ZONE %(tz)s)::date FROM surveys_surveyresponse
               WHERE submitted_at >= %(since)s
         UNION SELECT 'responses', (r.submitted_at AT TIME ZONE %(tz)s)::date FROM surveys_surveyresponse r

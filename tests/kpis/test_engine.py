@@ -282,6 +282,23 @@ def test_an_old_ticket_sent_its_survey_later_counts_as_followed_up_on_its_own_da
     assert (row.numerator, row.denominator) == (1, 1)
 
 
+def test_an_old_ticket_answered_later_by_phone_counts_on_its_own_day(dataset, team, agent):
+    t7 = _ticket(team, agent, requested=at(-2, 9), resolved=at(-2, 11), status="resolved", replies=1,
+                 customer=CustomerFactory(email=""))  # fmt: skip
+    with time_machine.travel(at(6, 13)):
+        refresh_kpis()
+    assert (value("follow_up_rate", D - timedelta(days=2)).numerator, value("csat_served", D - timedelta(days=2))
+            .numerator) == (0, 0)  # fmt: skip
+    with time_machine.travel(at(6, 14)):  # a follow-up call; the ticket itself is not touched
+        template = SurveyTemplate.objects.get(is_active=True)
+        SurveyResponse.objects.create(ticket=t7, template=template, overall=5, nps=9, answers={}, channel="phone",
+                                      taken_by=agent, submitted_at=at(6, 14))  # fmt: skip
+        refresh_kpis()
+    for kpi in ("follow_up_rate", "csat_served"):
+        row = value(kpi, D - timedelta(days=2))
+        assert (row.numerator, row.denominator) == (1, 1), kpi
+
+
 def test_a_ticket_moved_to_another_team_takes_its_survey_answers_along(dataset, other_team):
 
     answered = D + timedelta(days=1)
