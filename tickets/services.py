@@ -381,7 +381,7 @@ def create_ticket(
     _record(ticket, EventKind.CREATED, by, at=now, after={"status": Status.NEW, "assignee": _user_key(assignee)})
     if answered:
         call = {"direction": CallDirection.INBOUND, "status": Status.OPEN, "at": _iso(requested_at)}
-        _record(ticket, EventKind.CALL, by, at=now, after=call)
+        _record(ticket, EventKind.CALL, by, at=now, before={"status": Status.NEW}, after=call)
     _count_repeat(ticket, by, now)
     hooks.ticket_created.send(ticket=ticket, by=by, source=complaint_source)
     return ticket

@@ -307,6 +307,7 @@ class Command(BaseCommand):
                     kind=EventKind.CALL,
                     actor=agent,
                     at=ticket.created_at,
+                    before={"status": "new"},
                     after={"direction": "inbound", "status": "open", "at": requested.isoformat()},
                 )
             )
