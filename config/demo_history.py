@@ -180,6 +180,10 @@ def complaint_history(rng: random.Random, now: datetime) -> dict[str, int]:
         slow = rng.random() < 0.07  # the handler let it lie: the delay taboo
         age = now - opened
         closes = age > timedelta(days=4) and rng.random() < 0.97
+        # (bulk-opened complaints of closed tickets start closed: the history below decides)
+        complaint.status, complaint.closed_at = ComplaintStatus.OPEN, None
+        if not closes and ticket.status in (Status.RESOLVED, Status.CLOSED):
+            complaint.status = ComplaintStatus.AWAITING_CONFIRMATION  # fixed; the customer has not confirmed
         closed_at = None
         if closes:  # most within one level's window; some climb the ladder first; a few overrun the deadline
             windows = rng.choices([(0.15, 0.9), (1.05, 1.9), (2.05, 2.8), (3.05, 3.6)], weights=[80, 12, 6, 2])[0]
@@ -237,7 +241,8 @@ def complaint_history(rng: random.Random, now: datetime) -> dict[str, int]:
                                          actor=[who for since, who in holders if since <= noted][-1], at=noted,
                                          after={"root_cause": str(complaint.root_cause),
                                                 "corrective_action": complaint.corrective_action}))  # fmt: skip
-            complaint.status = ComplaintStatus.IN_PROGRESS
+            if complaint.status == ComplaintStatus.OPEN:
+                complaint.status = ComplaintStatus.IN_PROGRESS
         if closed_at is not None:
             counts["closed"] += 1
             confirmed = closed_at - timedelta(minutes=rng.randrange(5, 60))

@@ -9,9 +9,11 @@ from datetime import timedelta
 import pytest
 from django.core.management import call_command
 from django.db.models import F, Q
+from django.utils import timezone
 
 from complaints.models import Complaint
 from complaints.services import escalate_overdue
+from notifications.models import Notification
 from surveys.models import FollowUpCall, SurveyResponse
 from tickets.models import Ticket
 
@@ -36,6 +38,12 @@ def test_the_demo_department_works_and_leaves_nothing_for_the_sweeps(demo):
     assert complaints.filter(level__gt=1).exists()
     assert complaints.filter(delayed_at__isnull=False).count() < complaints.count() / 10
     assert not Ticket.objects.filter(complaint__status="closed", resolved_at__isnull=True).exists()
+    # every open ticket already past its target has had its breach notice (and digest), as in a running desk
+    late = Ticket.objects.filter(status__in=["new", "open"], resolution_due_at__lt=timezone.now() - timedelta(hours=1))
+    assert late.exists()
+    for ticket in late:
+        notices = Notification.objects.filter(ticket=ticket, kind="breach", clock="resolution")
+        assert notices.filter(emailed_at__isnull=False).exists()
 
 
 def test_the_demo_is_phone_first(demo):

@@ -19,11 +19,13 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.db import connection, transaction
-from django.db.models import Count
+from django.db.models import Count, F
 from django.utils import timezone
 
 from complaints.services import open_missing_complaints
 from config.demo_history import answers_for, complaint_history, follow_up_tickets, phone_follow_ups
+from notifications.models import Kind, Notification
+from notifications.services import sweep_sla
 from surveys.models import SurveyInvitation, SurveyResponse, SurveyTemplate
 from surveys.services import hash_token, token_for
 from tickets.access import MANAGERS_GROUP
@@ -486,6 +488,12 @@ class Command(BaseCommand):
             f"  complaints: {done['complaints']} ({done['closed']} closed with the customer's confirmation, "
             f"{done['escalated']} escalated, {done['delayed']} left too long)"
         )
+        # The SLA warnings and breach notices the desk's sweep would have sent along the way, sent.
+        swept = sweep_sla(now)
+        notices = Notification.objects.filter(ticket__team__in=teams, emailed_at__isnull=True)
+        notices.filter(kind=Kind.BREACH).update(created_at=F("due_at"), emailed_at=F("due_at"))
+        notices.update(emailed_at=now)
+        self.stdout.write(f"  SLA notices: {swept.warnings} warnings, {swept.breaches} breaches")
 
     def _summary(self, users, teams, existing, created) -> None:
         total = Ticket.objects.filter(team__in=teams).count()
