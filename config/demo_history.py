@@ -29,9 +29,11 @@ from complaints.models import (
     Level,
     RootCause,
     Severity,
+    SeverityRule,
     policy_for,
     severity_for_answer,
 )
+from complaints.services import handler_for
 from surveys.models import CallOutcome, FollowUpCall, SurveyChannel, SurveyResponse, SurveyTemplate, detractor
 from tickets.calendars import calendar_for
 from tickets.models import Category, Channel, EventKind, Priority, Status, Ticket, TicketEvent
@@ -153,7 +155,8 @@ def complaint_history(rng: random.Random, now: datetime) -> dict[str, int]:
         Complaint.objects.filter(first_handled_at__isnull=True)
         .select_related("ticket", "ticket__team", "ticket__team__supervisor", "ticket__customer", "ticket__assignee")
     )  # fmt: skip
-    managers = _managers()
+    rules = list(SeverityRule.objects.all())
+    manager = handler_for(complaints[0].ticket, Level.MANAGER) if complaints else None  # the same for every ticket
     events: list[ComplaintEvent] = []
     resolve: list[tuple[Ticket, datetime, str]] = []
     counts = {"closed": 0, "escalated": 0, "delayed": 0}
@@ -161,15 +164,15 @@ def complaint_history(rng: random.Random, now: datetime) -> dict[str, int]:
         ticket, opened = complaint.ticket, complaint.opened_at
         answer = answers.get(ticket.pk)
         complaint.severity = (
-            severity_for_answer(answer.overall, answer.nps) if answer
+            severity_for_answer(answer.overall, answer.nps, rules) if answer
             else rng.choices([Severity.MINOR, Severity.MAJOR, Severity.CRITICAL], weights=[70, 25, 5])[0]
         )  # fmt: skip
         resolve_within, level_window, update_window = policy_for(complaint.severity)
         calendar = calendar_for(ticket)
         complaint.due_at = add_working_time(opened, resolve_within, calendar)
         handler: dict[int, Any] = {
-            Level.AGENT: ticket.assignee or ticket.team.supervisor, Level.SUPERVISOR: ticket.team.supervisor,
-            Level.MANAGER: managers[0] if managers else None,
+            Level.AGENT: handler_for(ticket, Level.AGENT), Level.SUPERVISOR: handler_for(ticket, Level.SUPERVISOR),
+            Level.MANAGER: manager,
         }  # fmt: skip
         complaint.handler = handler[Level.AGENT]
         holders = [(opened, complaint.handler)]  # who handled it from when on
@@ -295,14 +298,6 @@ def _resolve(resolve: list[tuple[Ticket, datetime, str]]) -> None:
          "first_response_working_seconds", "resolution_working_seconds"], batch_size=500,
     )  # fmt: skip
     TicketEvent.objects.bulk_create(events, batch_size=1000)
-
-
-def _managers() -> list:
-    from django.contrib.auth import get_user_model
-
-    from tickets.access import MANAGERS_GROUP
-
-    return list(get_user_model().objects.filter(groups__name=MANAGERS_GROUP, is_active=True).order_by("id"))
 
 
 def _name(user) -> str | None:

@@ -10,7 +10,7 @@ from django.db.models import Count, Max, Q, QuerySet
 from django.utils import timezone
 
 from surveys.models import FINAL_OUTCOMES, FollowUpCall, SurveyInvitation, SurveyResponse
-from surveys.services import answers_for_display
+from surveys.services import answers_for_display, start_of_today
 from tickets.access import tickets_for_user
 from tickets.models import RESOLVED_STATUSES, Ticket
 
@@ -30,10 +30,7 @@ def survey_panel(*, ticket: Ticket, user: Viewer) -> tuple[str, dict]:
         "no_email": not ticket.customer.email,
         "follow_up_of": SurveyResponse.objects.filter(follow_up=ticket).select_related("ticket").first(),
         "calls": calls,
-        "callable": response is None
-        and ticket.status in RESOLVED_STATUSES
-        and (invitation.is_expired() if invitation else not ticket.customer.email)
-        and not any(call.outcome in FINAL_OUTCOMES for call in calls),
+        "callable": response is None and calls_due(user).filter(pk=ticket.pk).exists(),  # as the call queue says
     }
 
 
@@ -43,7 +40,6 @@ def calls_due(user: Viewer) -> QuerySet[Ticket]:
     let the e-mailed survey expire; tried fewer than ``FOLLOW_UP_CALL_ATTEMPTS`` times, never refused
     or a wrong number, and not yet called today. The oldest resolution first."""
     now = timezone.now()
-    today = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
     reachable = Q(survey__isnull=True, customer__email="")
     if settings.FOLLOW_UP_CALL_AFTER_EXPIRY:
         reachable |= Q(survey__expires_at__lte=now, survey__answered_at__isnull=True)
@@ -56,7 +52,7 @@ def calls_due(user: Viewer) -> QuerySet[Ticket]:
         .exclude(follow_up_calls__outcome__in=FINAL_OUTCOMES)
         .annotate(attempts=Count("follow_up_calls"), last_call=Max("follow_up_calls__at"))
         .filter(attempts__lt=settings.FOLLOW_UP_CALL_ATTEMPTS)
-        .filter(Q(last_call__isnull=True) | Q(last_call__lt=today))
+        .filter(Q(last_call__isnull=True) | Q(last_call__lt=start_of_today(now)))
         .select_related("customer", "team", "assignee")
         .order_by("resolved_at", "id")
     )

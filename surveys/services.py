@@ -74,6 +74,16 @@ def active_template() -> SurveyTemplate | None:
     return SurveyTemplate.objects.filter(is_active=True).first()
 
 
+def questionnaire_for(invitation: SurveyInvitation | None) -> SurveyTemplate | None:
+    """The questions a ticket's customer is asked: those of the link they were sent, else the ones in use."""
+    return invitation.template if invitation is not None else active_template()
+
+
+def start_of_today(now: datetime) -> datetime:
+    """Local midnight before ``now``: an unanswered customer is called at most once a day."""
+    return timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
 def survey_link(pk: int) -> str:
     """``outbox.links``: the working link of invitation ``pk``, written into its e-mail as it is sent."""
     return survey_url(SurveyInvitation.objects.get(pk=pk))
@@ -241,7 +251,7 @@ def record_phone_answers(*, ticket: Ticket | int, by: Actor, answers: dict[str, 
     )
     now = timezone.now()
     invitation = _check_callable(ticket, now)
-    template = invitation.template if invitation else active_template()
+    template = questionnaire_for(invitation)
     if template is None:
         raise ApplicationError(_("No questionnaire is in use; an administrator activates one under surveys."))
     if not answers:
@@ -267,8 +277,7 @@ def record_unanswered_call(*, ticket: Ticket | int, by: Actor, outcome: str, not
     calls = list(ticket.follow_up_calls.values_list("at", flat=True))
     if len(calls) >= settings.FOLLOW_UP_CALL_ATTEMPTS:
         raise ApplicationError(_("This customer was already called %(n)s times.") % {"n": len(calls)})
-    today = timezone.localdate(now)
-    if outcome == CallOutcome.NO_ANSWER and any(timezone.localdate(at) == today for at in calls):
+    if outcome == CallOutcome.NO_ANSWER and any(at >= start_of_today(now) for at in calls):
         raise ApplicationError(_("The customer was already called today; try again on another day."), field="outcome")
     return FollowUpCall.objects.create(ticket=ticket, agent=by, at=now, outcome=outcome, note=(note or "").strip())
 

@@ -116,7 +116,7 @@ def call_queue(request: HttpRequest) -> HttpResponse:
 
 def _call_page(request, ticket, answers_form=None, unanswered_form=None, status=200) -> HttpResponse:
     invitation = SurveyInvitation.objects.filter(ticket=ticket).select_related("template").first()
-    template = invitation.template if invitation else services.active_template()
+    template = services.questionnaire_for(invitation)
     context = {
         "ticket": ticket,
         "template": template,
@@ -136,7 +136,7 @@ def call_answers(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "GET":
         return _call_page(request, ticket)
     invitation = SurveyInvitation.objects.filter(ticket=ticket).select_related("template").first()
-    template = invitation.template if invitation else services.active_template()
+    template = services.questionnaire_for(invitation)
     if template is None:
         messages.error(request, _("No questionnaire is in use; an administrator activates one under surveys."))
         return _call_page(request, ticket, status=400)

@@ -282,6 +282,18 @@ def test_an_old_ticket_sent_its_survey_later_counts_as_followed_up_on_its_own_da
     assert (row.numerator, row.denominator) == (1, 1)
 
 
+def test_a_kpi_added_to_the_registry_gets_its_history_on_the_next_run(dataset):
+    with time_machine.travel(at(6, 13)):
+        assert not refresh_kpis().run.full  # nothing new in the registry: the changed days only
+        last = KPIRun.objects.latest("started_at")
+        last.kpis = [key for key in last.kpis if key != "csat_served"]  # as before that KPI existed
+        last.save(update_fields=["kpis"])
+        KPIValue.objects.filter(kpi="csat_served").delete()
+        run = refresh_kpis().run
+    assert run.full and "csat_served" in run.kpis
+    assert KPIValue.objects.filter(kpi="csat_served", period_start=D).exists()  # its old days too
+
+
 def test_an_old_ticket_answered_later_by_phone_counts_on_its_own_day(dataset, team, agent):
     t7 = _ticket(team, agent, requested=at(-2, 9), resolved=at(-2, 11), status="resolved", replies=1,
                  customer=CustomerFactory(email=""))  # fmt: skip

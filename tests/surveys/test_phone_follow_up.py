@@ -54,6 +54,7 @@ def _kpi(key: str) -> KPIValue:
 
 def test_a_customer_without_email_is_followed_up_by_phone_and_counted_like_an_emailed_answer(agent_client, agent, team):
     ticket = _resolved(team, agent)
+    assert f'href="/surveys/calls/{ticket.pk}/"' in agent_client.get(f"/tickets/{ticket.pk}/").content.decode()
     queue = agent_client.get("/surveys/calls/").content.decode()
     assert ticket.reference in queue and "13911112222" in queue and "no e-mail address" in queue
     page = agent_client.get(f"/surveys/calls/{ticket.pk}/").content.decode()
@@ -145,3 +146,14 @@ def test_a_ticket_of_another_team_cannot_be_called(client, outsider, agent, team
     assert client.post(f"/surveys/calls/{ticket.pk}/unanswered/", {"outcome": "refused"}).status_code == 404
     assert ticket.reference not in client.get("/surveys/calls/").content.decode()
     assert not FollowUpCall.objects.exists()
+
+
+def test_the_queue_keeps_to_its_settings(agent, team, settings):
+    late = _resolved(team, agent, email="late@example.com")
+    old = _resolved(team, agent)
+    with time_machine.travel(timezone.now() + timedelta(days=15)):
+        assert set(calls_due(agent)) == {late, old}
+        settings.FOLLOW_UP_CALL_AFTER_EXPIRY = False  # only the customers without an address
+        assert set(calls_due(agent)) == {old}
+        settings.FOLLOW_UP_CALL_DAYS = 14  # resolved too long ago to call about
+        assert not calls_due(agent).exists()

@@ -177,3 +177,13 @@ def test_the_api_logs_a_call_and_a_ticket_solved_on_the_line(agent, team):
     assert refused.status_code == 400 and "summary" in refused.json()
     email = client.post("/api/tickets/", {**body, "channel": "email"}, format="json")
     assert email.status_code == 400 and "answered" in email.json()
+
+
+def test_seed_002s_hotline_requests_are_categories_in_both_languages(agent_client, team):
+    names = {
+        c.slug: (c.name_zh, c.name_en) for c in Category.objects.filter(slug__in=["report", "information", "opinion"])
+    }
+    assert names == {"report": ("举报", "Report of misconduct"), "information": ("信息查询", "Information request"),
+                     "opinion": ("意见", "Opinion")}  # fmt: skip
+    page = agent_client.get("/tickets/new/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert all(zh in page for zh, _en in names.values())  # offered when a ticket is logged
