@@ -7,8 +7,10 @@ from django.db.models import Q
 from rest_framework import generics, serializers
 
 from kpis.access import dashboard_teams
+from kpis.engine.quantiles import RELATIVE_ERROR, Histogram
 from kpis.models import Dimension, Granularity, KPIValue
 from kpis.registry import KPI_CHOICES
+from kpis.selectors import DURATIONS, median_and_p90
 
 
 class KPIValueFilter(django_filters.FilterSet):
@@ -26,12 +28,40 @@ class KPIValueFilter(django_filters.FilterSet):
 
 class KPIValueOutputSerializer(serializers.ModelSerializer):
     metric = serializers.CharField(source="kpi")
+    median = serializers.SerializerMethodField(help_text="Hours; approximate, within `relative_error`.")
+    p90 = serializers.SerializerMethodField(help_text="Hours; approximate, within `relative_error`.")
+    approximate = serializers.SerializerMethodField(help_text="Whether median and p90 are approximate.")
+    relative_error = serializers.SerializerMethodField(
+        help_text="The bound of median and p90: within this fraction of the exact percentile_cont."
+    )
 
     class Meta:
         model = KPIValue
         fields = ["metric", "granularity", "period_start", "dimension", "dimension_value", "value", "numerator",
-                  "negative", "denominator", "median", "p90", "computed_at"]  # fmt: skip
+                  "negative", "denominator", "median", "p90", "approximate", "relative_error",
+                  "computed_at"]  # fmt: skip
         read_only_fields = fields
+
+    def _quantiles(self, row: KPIValue) -> tuple[float | None, float | None]:
+        if row.hist_keys is None:
+            return None, None
+        if not hasattr(row, "_quantiles"):
+            histogram = Histogram()
+            histogram.add(row.hist_keys, row.hist_counts)
+            row._quantiles = median_and_p90(histogram)  # type: ignore[attr-defined]
+        return row._quantiles  # type: ignore[attr-defined]
+
+    def get_median(self, row: KPIValue) -> float | None:
+        return self._quantiles(row)[0]
+
+    def get_p90(self, row: KPIValue) -> float | None:
+        return self._quantiles(row)[1]
+
+    def get_approximate(self, row: KPIValue) -> bool:
+        return row.kpi in DURATIONS
+
+    def get_relative_error(self, row: KPIValue) -> float | None:
+        return RELATIVE_ERROR if row.kpi in DURATIONS else None
 
 
 class KPIValueListApi(generics.ListAPIView):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -30,7 +31,8 @@ class KPIValue(models.Model):
     """One figure: a KPI for one period and one slice, with what it was computed from.
 
     ``numerator`` and ``denominator`` (and ``negative``, NPS's detractors) let any figure be
-    re-derived and summed over periods; ``value`` is the figure as shown (percent, hours, count, money).
+    re-derived and summed over periods; ``value`` is the figure as shown (percent, hours, count, money);
+    a duration's histogram gives its median and p90 (``kpis.quantiles``).
     ``dimension_value`` is the id (team, agent, category) or key (channel,
     priority) of the slice; "" for all, "none" for tickets without one."""
 
@@ -44,8 +46,10 @@ class KPIValue(models.Model):
     # NPS: the detractors, beside the promoters in ``numerator`` (the figure is their difference)
     negative = models.FloatField(default=0)
     denominator = models.FloatField(default=0)
-    median = models.FloatField(null=True)
-    p90 = models.FloatField(null=True)
+    # Duration KPIs: the histogram of the durations counted (kpis.quantiles), as sorted bucket keys and
+    # their counts. Histograms add up, so the median and p90 of any range and slice come from them.
+    hist_keys = ArrayField(models.SmallIntegerField(), null=True)
+    hist_counts = ArrayField(models.IntegerField(), null=True)
     computed_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 
 from django.db.models import F, Q
 from django.utils.translation import gettext as _
@@ -23,32 +24,83 @@ from config.i18n import in_language
 RESOLVED = ("resolved", "closed")
 
 
-@dataclass(frozen=True)
+class Kind(StrEnum):
+    """How a KPI's figure is made from its stored parts. Each kind's formula is written here once,
+    in Python (``figure``: the dashboard, the API, sums over ranges) and in SQL (``figure_sql``: the
+    values a run stores); ``tests/kpis/test_engine.py`` holds the two equal for every kind."""
+
+    #: 100 · numerator ÷ denominator
+    RATIO = "ratio"
+    #: the mean of ``measure`` in hours over the denominator's rows; median and p90 from its histogram
+    DURATION = "duration"
+    #: 100 · (promoters − detractors) ÷ answered (``numerator``, ``negative``, ``denominator``)
+    NPS = "nps"
+    #: Σ ``measure`` over the denominator's rows (stored as the numerator)
+    SUM = "sum"
+    #: the denominator's rows
+    COUNT = "count"
+
+    def figure(self, numerator: float, denominator: float, negative: float = 0.0) -> float | None:
+        if self is Kind.COUNT:
+            return denominator
+        if self is Kind.SUM:
+            return numerator
+        if not denominator:
+            return None
+        if self is Kind.DURATION:
+            return numerator / denominator / 3600.0
+        if self is Kind.NPS:
+            return 100.0 * (numerator - negative) / denominator
+        return 100.0 * numerator / denominator
+
+    def figure_sql(self, numerator: str, denominator: str, negative: str = "0") -> str:
+        if self is Kind.COUNT:
+            return f"({denominator})::float"
+        if self is Kind.SUM:
+            return f"({numerator})::float"
+        if self is Kind.NPS:
+            return f"CASE WHEN {denominator} > 0 THEN ({numerator} - {negative})::float / {denominator} * 100.0 END"
+        scale = "/ 3600.0" if self is Kind.DURATION else "* 100.0"
+        return f"CASE WHEN {denominator} > 0 THEN ({numerator})::float / {denominator} {scale} END"
+
+    @property
+    def links_numerator(self) -> bool:
+        """Whether the numerator is a list of rows of its own (the dashboard links to it)."""
+        return self in (Kind.RATIO, Kind.NPS)
+
+
+@dataclass(frozen=True, kw_only=True)
 class KPI:
     key: str
     name_zh: str
     name_en: str
-    #: percent, hours, count or money
+    #: percent, hours, score, count or money
     unit: str
     #: "higher", "lower", or None for a trend without a target
     better: str | None
     #: default target (admin → KPI targets overrides it, per team if wanted)
     target: float | None
-    #: tickets, responses, invitations or backlog (see SOURCES)
+    #: tickets, responses, invitations, complaints or backlog (see SOURCES)
     source: str
-    #: ratio: 100·num/den · duration: mean of ``measure`` (hours) over den · nps: 100·(num − negative)/den.
-    #: A duration's measure is (end, start) timestamps, or one field that holds seconds (working time,
-    #: stored on the ticket when it happens).
-    #: sum: Σ ``measure`` over den · count: den
-    kind: str
+    kind: Kind
+    #: the rows counted; ``numerator`` (and NPS's ``negative``) are taken within them
     denominator: Q = field(default_factory=Q)
     numerator: Q | None = None
     negative: Q | None = None
-    #: duration: (end field, start field); sum: the fields added up
+    #: duration: (end field, start field), or one field holding seconds (working time, stored on the
+    #: ticket when it happens); sum: the fields added up
     measure: tuple[str, ...] = ()
     #: what the figure counts, in words, on its tile (where two figures could be mistaken for each other)
     note_zh: str = ""
     note_en: str = ""
+
+    @property
+    def at_period_end(self) -> bool:
+        """A level taken at each period's end (the backlog), not a flow summed over the period."""
+        return self.source == "backlog"
+
+    def figure(self, numerator: float, denominator: float, negative: float = 0.0) -> float | None:
+        return self.kind.figure(numerator, denominator, negative)
 
     @property
     def note(self) -> str:
@@ -57,10 +109,6 @@ class KPI:
     @property
     def name(self) -> str:
         return in_language(self.name_zh, self.name_en)
-
-    @property
-    def has_numerator(self) -> bool:
-        return self.numerator is not None
 
 
 @dataclass(frozen=True)
@@ -111,65 +159,123 @@ def source_dimensions(source_key: str) -> dict[str, str]:
 _resolved = Q(status__in=RESOLVED)
 
 KPIS: list[KPI] = [
-    KPI("first_response_time", "服务响应时间(工作时间)", "First response time (working time)", "hours", "lower", 2,
-        "tickets", "duration", denominator=Q(first_response_working_seconds__isnull=False),
+    KPI(key="first_response_time", kind=Kind.DURATION, source="tickets", unit="hours",
+        name_zh="服务响应时间(工作时间)", name_en="First response time (working time)",
+        better="lower", target=2,
+        denominator=Q(first_response_working_seconds__isnull=False),
         measure=("first_response_working_seconds",)),
-    KPI("resolution_rate", "服务解决率", "Resolution rate", "percent", "higher", 90, "tickets", "ratio",
+    KPI(key="resolution_rate", kind=Kind.RATIO, source="tickets", unit="percent",
+        name_zh="服务解决率", name_en="Resolution rate",
+        better="higher", target=90,
         numerator=_resolved),
-    KPI("csat", "客户满意度(回访答卷)", "Customer satisfaction (CSAT, of answers)", "percent", "higher", 95,
-        "responses", "ratio", denominator=Q(overall__isnull=False), numerator=Q(overall__gte=4),
+    KPI(key="csat", kind=Kind.RATIO, source="responses", unit="percent",
+        name_zh="客户满意度(回访答卷)", name_en="Customer satisfaction (CSAT, of answers)",
+        better="higher", target=95,
+        denominator=Q(overall__isnull=False),
+        numerator=Q(overall__gte=4),
         note_zh="满意的答卷 ÷ 回答了满意度问题的答卷(邮件与电话回访);未回答的客户不计入",
         note_en="satisfied answers ÷ answers to the satisfaction question (e-mail and phone); "
                 "customers who did not answer are left out"),
-    KPI("csat_served", "客户满意度(服务客户数)", "Customer satisfaction (of customers served)", "percent", "higher",
-        None, "tickets", "ratio", denominator=_resolved, numerator=_resolved & Q(survey_responses__overall__gte=4),
+    KPI(key="csat_served", kind=Kind.RATIO, source="tickets", unit="percent",
+        name_zh="客户满意度(服务客户数)", name_en="Customer satisfaction (of customers served)",
+        better="higher", target=None,
+        denominator=_resolved,
+        numerator=_resolved & Q(survey_responses__overall__gte=4),
         note_zh="满意客户数 ÷ 服务客户数(已解决工单);未回答回访的客户计为不确定——两者之差由客户响应率解释",
         note_en="satisfied customers ÷ customers served (resolved tickets), seed 004's definition; customers "
                 "who did not answer count as not known satisfied — the response rate explains the gap"),
-    KPI("completion_time", "服务完成时间(工作时间)", "Completion time (working time)", "hours", "lower", 48,
-        "tickets", "duration", denominator=Q(resolution_working_seconds__isnull=False),
+    KPI(key="completion_time", kind=Kind.DURATION, source="tickets", unit="hours",
+        name_zh="服务完成时间(工作时间)", name_en="Completion time (working time)",
+        better="lower", target=48,
+        denominator=Q(resolution_working_seconds__isnull=False),
         measure=("resolution_working_seconds",)),
-    KPI("response_sla", "响应时限达标率", "Response SLA compliance", "percent", "higher", 95, "tickets", "ratio",
+    KPI(key="response_sla", kind=Kind.RATIO, source="tickets", unit="percent",
+        name_zh="响应时限达标率", name_en="Response SLA compliance",
+        better="higher", target=95,
         denominator=Q(first_response_at__isnull=False, response_due_at__isnull=False),
         numerator=Q(first_response_at__lte=F("response_due_at"))),
-    KPI("resolution_sla", "解决时限达标率", "Resolution SLA compliance", "percent", "higher", 90, "tickets", "ratio",
+    KPI(key="resolution_sla", kind=Kind.RATIO, source="tickets", unit="percent",
+        name_zh="解决时限达标率", name_en="Resolution SLA compliance",
+        better="higher", target=90,
         denominator=Q(resolved_at__isnull=False, resolution_due_at__isnull=False),
         numerator=Q(resolved_at__lte=F("resolution_due_at"))),
-    KPI("first_contact_resolution", "首次解决率", "First-contact resolution", "percent", "higher", 70, "tickets",
-        "ratio", denominator=_resolved, numerator=Q(public_reply_count__lte=1, reopen_count=0)),
-    KPI("repeat_rate", "重复问题率", "Repeat-problem rate", "percent", "lower", 5, "tickets", "ratio",
-        denominator=_resolved, numerator=Q(reopen_count__gt=0) | Q(repeat_count__gt=0)),
-    KPI("complaint_rate", "客户投诉率", "Complaint rate", "percent", "lower", 2, "tickets", "ratio",
+    KPI(key="first_contact_resolution", kind=Kind.RATIO, source="tickets", unit="percent",
+        name_zh="首次解决率", name_en="First-contact resolution",
+        better="higher", target=70,
+        denominator=_resolved,
+        numerator=Q(public_reply_count__lte=1, reopen_count=0)),
+    KPI(key="repeat_rate", kind=Kind.RATIO, source="tickets", unit="percent",
+        name_zh="重复问题率", name_en="Repeat-problem rate",
+        better="lower", target=5,
+        denominator=_resolved,
+        numerator=Q(reopen_count__gt=0) | Q(repeat_count__gt=0)),
+    KPI(key="complaint_rate", kind=Kind.RATIO, source="tickets", unit="percent",
+        name_zh="客户投诉率", name_en="Complaint rate",
+        better="lower", target=2,
         numerator=Q(category__is_complaint=True)),
-    KPI("backlog_rate", "问题滞留率", "Backlog rate", "percent", "lower", 10, "backlog", "ratio"),
-    KPI("survey_response_rate", "客户响应率", "Survey response rate", "percent", "higher", 30, "invitations",
-        "ratio", numerator=Q(answered_at__isnull=False)),
-    KPI("nps", "净推荐值", "Net promoter score (NPS)", "score", "higher", 30, "responses", "nps",
-        denominator=Q(nps__isnull=False), numerator=Q(nps__gte=9), negative=Q(nps__lte=6)),
-    KPI("follow_up_rate", "服务回访率", "Follow-up rate", "percent", "higher", 95, "tickets", "ratio",
-        denominator=_resolved, numerator=_resolved & (Q(survey__isnull=False) | Q(survey_responses__channel="phone")),
+    KPI(key="backlog_rate", kind=Kind.RATIO, source="backlog", unit="percent",
+        name_zh="问题滞留率", name_en="Backlog rate",
+        better="lower", target=10),
+    KPI(key="survey_response_rate", kind=Kind.RATIO, source="invitations", unit="percent",
+        name_zh="客户响应率", name_en="Survey response rate",
+        better="higher", target=30,
+        numerator=Q(answered_at__isnull=False)),
+    KPI(key="nps", kind=Kind.NPS, source="responses", unit="score",
+        name_zh="净推荐值", name_en="Net promoter score (NPS)",
+        better="higher", target=30,
+        denominator=Q(nps__isnull=False),
+        numerator=Q(nps__gte=9),
+        negative=Q(nps__lte=6)),
+    KPI(key="follow_up_rate", kind=Kind.RATIO, source="tickets", unit="percent",
+        name_zh="服务回访率", name_en="Follow-up rate",
+        better="higher", target=95,
+        denominator=_resolved,
+        numerator=_resolved & (Q(survey__isnull=False) | Q(survey_responses__channel="phone")),
         note_zh="已发送回访问卷或已电话回访(客户作答)的已解决工单 ÷ 已解决工单",
         note_en="resolved tickets whose customer was sent the survey or answered it on a follow-up call ÷ "
                 "resolved tickets"),
-    KPI("complaints_closed_in_sla", "投诉按时关闭率", "Complaints closed in time", "percent", "higher", 90,
-        "complaints", "ratio", denominator=Q(status="closed"), numerator=Q(closed_at__lte=F("due_at"))),
-    KPI("complaint_time_to_close", "投诉关闭时长", "Time to close a complaint", "hours", "lower", None,
-        "complaints", "duration", denominator=Q(status="closed"), measure=("closed_at", "opened_at")),
-    KPI("complaints_escalated", "投诉升级至主管比例", "Complaints escalated to a supervisor", "percent", "lower", None,
-        "complaints", "ratio", numerator=Q(level__gte=2)),
-    KPI("complaints_to_manager", "投诉升级至经理比例", "Complaints escalated to a manager", "percent", "lower", None,
-        "complaints", "ratio", numerator=Q(level=3)),
-    KPI("complaints_buck_passing", "推卸责任占比", "Complaints passed from hand to hand", "percent", "lower", None,
-        "complaints", "ratio", numerator=buck_q()),
-    KPI("complaints_perfunctory", "敷衍了事占比", "Complaints handled perfunctorily", "percent", "lower", None,
-        "complaints", "ratio", numerator=perfunctory_q()),
-    KPI("complaints_delayed", "拖延处理占比", "Complaints left without handling too long", "percent", "lower",
-        None, "complaints", "ratio", numerator=delay_q()),
-    KPI("complaint_reaction_time", "客诉反应时间", "Complaint reaction time", "hours", "lower", None, "complaints",
-        "duration", denominator=Q(first_handled_at__isnull=False), measure=("first_handled_at", "opened_at")),
-    KPI("service_cost", "服务成本", "Service cost", "money", None, None, "tickets", "sum",
+    KPI(key="complaints_closed_in_sla", kind=Kind.RATIO, source="complaints", unit="percent",
+        name_zh="投诉按时关闭率", name_en="Complaints closed in time",
+        better="higher", target=90,
+        denominator=Q(status="closed"),
+        numerator=Q(closed_at__lte=F("due_at"))),
+    KPI(key="complaint_time_to_close", kind=Kind.DURATION, source="complaints", unit="hours",
+        name_zh="投诉关闭时长", name_en="Time to close a complaint",
+        better="lower", target=None,
+        denominator=Q(status="closed"),
+        measure=("closed_at", "opened_at")),
+    KPI(key="complaints_escalated", kind=Kind.RATIO, source="complaints", unit="percent",
+        name_zh="投诉升级至主管比例", name_en="Complaints escalated to a supervisor",
+        better="lower", target=None,
+        numerator=Q(level__gte=2)),
+    KPI(key="complaints_to_manager", kind=Kind.RATIO, source="complaints", unit="percent",
+        name_zh="投诉升级至经理比例", name_en="Complaints escalated to a manager",
+        better="lower", target=None,
+        numerator=Q(level=3)),
+    KPI(key="complaints_buck_passing", kind=Kind.RATIO, source="complaints", unit="percent",
+        name_zh="推卸责任占比", name_en="Complaints passed from hand to hand",
+        better="lower", target=None,
+        numerator=buck_q()),
+    KPI(key="complaints_perfunctory", kind=Kind.RATIO, source="complaints", unit="percent",
+        name_zh="敷衍了事占比", name_en="Complaints handled perfunctorily",
+        better="lower", target=None,
+        numerator=perfunctory_q()),
+    KPI(key="complaints_delayed", kind=Kind.RATIO, source="complaints", unit="percent",
+        name_zh="拖延处理占比", name_en="Complaints left without handling too long",
+        better="lower", target=None,
+        numerator=delay_q()),
+    KPI(key="complaint_reaction_time", kind=Kind.DURATION, source="complaints", unit="hours",
+        name_zh="客诉反应时间", name_en="Complaint reaction time",
+        better="lower", target=None,
+        denominator=Q(first_handled_at__isnull=False),
+        measure=("first_handled_at", "opened_at")),
+    KPI(key="service_cost", kind=Kind.SUM, source="tickets", unit="money",
+        name_zh="服务成本", name_en="Service cost",
+        better=None, target=None,
         measure=("labour_cost", "logistics_cost", "other_cost")),
-    KPI("workload", "工作量", "Workload", "count", None, None, "tickets", "count"),
+    KPI(key="workload", kind=Kind.COUNT, source="tickets", unit="count",
+        name_zh="工作量", name_en="Workload",
+        better=None, target=None),
 ]  # fmt: skip
 
 BY_KEY = {kpi.key: kpi for kpi in KPIS}

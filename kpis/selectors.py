@@ -1,24 +1,47 @@
 """Reads of the stored KPI values, and the drill-down from a figure to its tickets.
 
 The dashboard reads ``kpis_kpivalue`` only (a bounded number of queries whatever the
-number of tickets). A figure over several stored periods is re-derived from their
-numerators and denominators; a backlog figure is the one stored at the range's end.
+number of tickets). A figure over any range is re-derived from the numerators and
+denominators of the fewest stored periods covering it, and a duration's median and p90
+from the sum of their histograms (within ``RELATIVE_ERROR`` of the exact figures); a
+backlog figure is the one stored at the range's end.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import NamedTuple
 
-from django.db.models import Max, Q, QuerySet, Sum
+from django.db.models import Q, QuerySet, Sum
 from django.utils import timezone
 
+from kpis.engine.periods import local_midnight, next_period, period_start
+from kpis.engine.quantiles import RELATIVE_ERROR, Histogram
 from kpis.forms import DrilldownForm
 from kpis.models import Granularity, KPIRun, KPITarget, KPIValue
-from kpis.registry import BY_KEY, DIMENSION_FIELDS, EXTRA_DIMENSION_TICKET_FIELDS, KPI, KPIS, SOURCES, part_q, reroot
-from kpis.services import local_midnight, next_period, period_start
+from kpis.registry import (
+    BY_KEY,
+    DIMENSION_FIELDS,
+    EXTRA_DIMENSION_TICKET_FIELDS,
+    KPI,
+    KPIS,
+    SOURCES,
+    Kind,
+    part_q,
+    reroot,
+)
 
 PARTS = ("num", "neg", "den")
+#: The KPIs taken at a period's end (the backlog): read from the range's last day, never summed.
+AT_PERIOD_END = [kpi.key for kpi in KPIS if kpi.at_period_end]
+DURATIONS = [kpi.key for kpi in KPIS if kpi.kind is Kind.DURATION]
+
+
+def median_and_p90(histogram: Histogram) -> tuple[float | None, float | None]:
+    """A duration's median and p90 in hours, from its histogram (None when it counts nothing)."""
+    median, p90 = histogram.quantiles(0.5, 0.9)
+    return (None if median is None else median / 3600.0), (None if p90 is None else p90 / 3600.0)
 
 
 def dimension_q(dimension: str, value: str) -> Q:
@@ -56,8 +79,10 @@ class Figure:
     #: NPS: the detractors (``numerator`` holds the promoters)
     negative: float = 0.0
     value: float | None = None
+    #: a duration's median and p90 (hours), from histograms: within ``relative_error`` of the exact figures
     median: float | None = None
     p90: float | None = None
+    relative_error: float = RELATIVE_ERROR
     target: float | None = None
     previous: float | None = None
     computed_at: datetime | None = None
@@ -78,21 +103,6 @@ class Figure:
     @property
     def per_ticket(self) -> float | None:
         return self.numerator / self.denominator if self.kpi.kind == "sum" and self.denominator else None
-
-
-def derive(kpi: KPI, numerator: float, denominator: float, negative: float = 0.0) -> float | None:
-    """A figure from summed parts, as the SQL derives it."""
-    if kpi.kind in ("count",):
-        return denominator
-    if kpi.kind == "sum":
-        return numerator
-    if not denominator:
-        return None
-    if kpi.kind == "duration":
-        return numerator / denominator / 3600.0
-    if kpi.kind == "nps":
-        return 100.0 * (numerator - negative) / denominator
-    return 100.0 * numerator / denominator
 
 
 def granularity_for(start: date, end: date) -> str:
@@ -130,13 +140,14 @@ def figures(
         if row:
             figure.numerator, figure.denominator = row["numerator"], row["denominator"]
             figure.negative = row.get("negative") or 0.0
-            figure.value = row.get("value", derive(kpi, figure.numerator, figure.denominator, figure.negative))
-            figure.median, figure.p90 = row.get("median"), row.get("p90")
+            figure.value = row.get("value", kpi.figure(figure.numerator, figure.denominator, figure.negative))
+            if "histogram" in row:
+                figure.median, figure.p90 = median_and_p90(row["histogram"])
             figure.computed_at = row.get("computed_at")
         before = previous.get(kpi.key)
         if before:
             figure.previous = before.get(
-                "value", derive(kpi, before["numerator"], before["denominator"], before.get("negative") or 0.0)
+                "value", kpi.figure(before["numerator"], before["denominator"], before.get("negative") or 0.0)
             )
         result.append(figure)
     return result
@@ -167,41 +178,31 @@ def _periods_q(pieces: list[tuple[str, date]]) -> Q:
 
 
 def _summed(start: date, end: date, dimension: str, value: str) -> dict[str, dict]:
-    """Per KPI: numerator and denominator summed over the stored periods covering [start, end);
-    backlog at the last day; median and p90 only when the range is exactly one stored period."""
-    pieces = covering_periods(start, end)
-    single = len(pieces) == 1
+    """Per KPI: numerator and denominator summed over the stored periods covering [start, end), and
+    a duration's histogram merged over them; backlog at the last day."""
+    found: dict[str, dict] = {}
     rows = (
-        KPIValue.objects.filter(_periods_q(pieces), dimension=dimension, dimension_value=value)
-        .exclude(kpi="backlog_rate")
-        .values("kpi")
-        .annotate(
-            numerator=Sum("numerator"),
-            negative=Sum("negative"),
-            denominator=Sum("denominator"),
-            computed_at=Max("computed_at"),
-            median=Max("median"),
-            p90=Max("p90"),
-        )
+        KPIValue.objects.filter(_periods_q(covering_periods(start, end)), dimension=dimension, dimension_value=value)
+        .exclude(kpi__in=AT_PERIOD_END)
+        .values_list("kpi", "numerator", "negative", "denominator", "computed_at", "hist_keys", "hist_counts")
     )
-    found = {}
-    for row in rows:
-        if not single or row["median"] is None:
-            del row["median"], row["p90"]
-        found[row["kpi"]] = row
-    last_day = (
-        KPIValue.objects.filter(
-            kpi="backlog_rate",
-            granularity=Granularity.DAY,
-            period_start=end - timedelta(days=1),
-            dimension=dimension,
-            dimension_value=value,
-        )
-        .values("numerator", "denominator", "value", "computed_at")
-        .first()
-    )
-    if last_day:
-        found["backlog_rate"] = last_day
+    for kpi, numerator, negative, denominator, computed_at, keys, counts in rows:
+        row = found.setdefault(kpi, {"numerator": 0.0, "negative": 0.0, "denominator": 0.0, "computed_at": None})
+        row["numerator"] += numerator
+        row["negative"] += negative
+        row["denominator"] += denominator
+        row["computed_at"] = max(filter(None, (row["computed_at"], computed_at)), default=None)
+        if kpi in DURATIONS:
+            row.setdefault("histogram", Histogram()).add(keys, counts)
+    last_day = KPIValue.objects.filter(
+        kpi__in=AT_PERIOD_END,
+        granularity=Granularity.DAY,
+        period_start=end - timedelta(days=1),
+        dimension=dimension,
+        dimension_value=value,
+    ).values("kpi", "numerator", "denominator", "value", "computed_at")
+    for row in last_day:
+        found[row.pop("kpi")] = row
     return found
 
 
@@ -227,15 +228,27 @@ def trends(
     return {key: [(day, values.get(day)) for day in periods] for key, values in found.items()}
 
 
-def breakdowns(
-    dimensions: list[str], start: date, end: date
-) -> dict[str, dict[str, dict[str, tuple[float, float, float | None]]]]:
-    """dimension → dimension value → kpi → (numerator, denominator, value) over [start, end), for
-    several dimensions in two queries."""
-    tables: dict[str, dict[str, dict[str, tuple[float, float, float | None]]]] = {d: {} for d in dimensions}
+class Cell(NamedTuple):
+    """One KPI in one row of a breakdown table."""
+
+    numerator: float
+    denominator: float
+    value: float | None
+    median: float | None = None
+    p90: float | None = None
+
+
+EMPTY_CELL = Cell(0.0, 0.0, None)
+
+
+def breakdowns(dimensions: list[str], start: date, end: date) -> dict[str, dict[str, dict[str, Cell]]]:
+    """dimension → dimension value → kpi → ``Cell`` over [start, end), for several dimensions in
+    three queries: the summed parts, the durations' histograms (merged here), the backlog's last day."""
+    tables: dict[str, dict[str, dict[str, Cell]]] = {d: {} for d in dimensions}
+    periods = _periods_q(covering_periods(start, end))
     rows = (
-        KPIValue.objects.filter(_periods_q(covering_periods(start, end)), dimension__in=dimensions)
-        .exclude(kpi="backlog_rate")
+        KPIValue.objects.filter(periods, dimension__in=dimensions)
+        .exclude(kpi__in=AT_PERIOD_END)
         .values("dimension", "dimension_value", "kpi")
         .annotate(numerator=Sum("numerator"), negative=Sum("negative"), denominator=Sum("denominator"))
         .order_by()
@@ -243,21 +256,32 @@ def breakdowns(
     for row in rows:
         kpi = BY_KEY.get(row["kpi"])
         if kpi is not None:
-            tables[row["dimension"]].setdefault(row["dimension_value"], {})[kpi.key] = (
-                row["numerator"],
-                row["denominator"],
-                derive(kpi, row["numerator"], row["denominator"], row["negative"]),
+            tables[row["dimension"]].setdefault(row["dimension_value"], {})[kpi.key] = Cell(
+                row["numerator"], row["denominator"], kpi.figure(row["numerator"], row["denominator"], row["negative"])
             )
+    histograms: dict[tuple[str, str, str], Histogram] = {}
+    for dimension, value, kpi_key, keys, counts in KPIValue.objects.filter(
+        periods, dimension__in=dimensions, kpi__in=DURATIONS, hist_keys__isnull=False
+    ).values_list("dimension", "dimension_value", "kpi", "hist_keys", "hist_counts"):
+        histograms.setdefault((dimension, value, kpi_key), Histogram()).add(keys, counts)
+    for (dimension, value, kpi_key), histogram in histograms.items():
+        cell = tables[dimension].get(value, {}).get(kpi_key)
+        if cell is not None:
+            median, p90 = median_and_p90(histogram)
+            tables[dimension][value][kpi_key] = cell._replace(median=median, p90=p90)
     for row in KPIValue.objects.filter(
-        kpi="backlog_rate", granularity=Granularity.DAY, dimension__in=dimensions, period_start=end - timedelta(days=1)
-    ).values_list("dimension", "dimension_value", "numerator", "denominator", "value"):
-        dimension, value, numerator, denominator, figure = row
-        tables[dimension].setdefault(value, {})["backlog_rate"] = (numerator, denominator, figure)
+        kpi__in=AT_PERIOD_END,
+        granularity=Granularity.DAY,
+        dimension__in=dimensions,
+        period_start=end - timedelta(days=1),
+    ).values_list("kpi", "dimension", "dimension_value", "numerator", "denominator", "value"):
+        kpi_key, dimension, value, numerator, denominator, figure = row
+        tables[dimension].setdefault(value, {})[kpi_key] = Cell(numerator, denominator, figure)
     return tables
 
 
-def breakdown(dimension: str, start: date, end: date) -> dict[str, dict[str, tuple[float, float, float | None]]]:
-    """dimension value → kpi → (numerator, denominator, value) over [start, end)."""
+def breakdown(dimension: str, start: date, end: date) -> dict[str, dict[str, Cell]]:
+    """dimension value → kpi → ``Cell`` over [start, end)."""
     return breakdowns([dimension], start, end)[dimension]
 
 

@@ -29,10 +29,13 @@ from complaints.models import RootCause
 from config.html import escaped_join
 from kpis.access import dashboard_teams
 from kpis.charts import chart
+from kpis.engine.periods import next_period
+from kpis.engine.quantiles import RELATIVE_ERROR
 from kpis.forms import DashboardForm
 from kpis.models import Dimension
 from kpis.registry import KPIS, SOURCES, format_figure
 from kpis.selectors import (
+    EMPTY_CELL,
     breakdown,
     breakdowns,
     figures,
@@ -42,7 +45,6 @@ from kpis.selectors import (
     targets,
     trends,
 )
-from kpis.services import next_period
 from surveys.models import SurveyChannel
 from tickets.access import is_manager
 from tickets.models import Category, Channel, Priority, Team
@@ -155,14 +157,16 @@ def _table(dimension: str, start: date, end: date, sort: str | None, team: Team 
     for value, by_kpi in data.items():
         cells = []
         for kpi in kpis:
-            _numerator, denominator, figure = by_kpi.get(kpi.key, (0, 0, None))
+            cell = by_kpi.get(kpi.key, EMPTY_CELL)
             ratio = kpi.kind == "ratio"
             cells.append(
                 {
                     "kpi": kpi,
-                    "value": figure,
-                    "shown": format_figure(figure, kpi.unit),
-                    "denominator": denominator,
+                    "value": cell.value,
+                    "shown": format_figure(cell.value, kpi.unit),
+                    "median": cell.median,
+                    "p90": cell.p90,
+                    "denominator": cell.denominator,
                     "url": drill_url(kpi.key, "num" if ratio else "den", start, end, dimension, value),
                     "den_url": drill_url(kpi.key, "den", start, end, dimension, value) if ratio else None,
                 }
@@ -183,14 +187,30 @@ def _cells_html(cells: list[dict]) -> SafeString:
     """A breakdown row's cells, escaped, in one pass: a dashboard has thousands of them, and the
     template loop costs more than the page's queries."""
     return escaped_join(
-        '<td><a href="{}">{}</a>{}</td>',
+        '<td><a href="{}">{}</a>{}{}</td>',
         (
             (cell["url"], cell["shown"],
              escaped_join(' <a class="den" href="{}">/{}</a>', [(cell["den_url"], f"{cell['denominator']:.0f}")])
-             if cell["den_url"] else "")
+             if cell["den_url"] else "",
+             _median_html(cell["median"], cell["p90"], cell["kpi"].unit) if cell["median"] is not None else "")
             for cell in cells
         ),
     )  # fmt: skip
+
+
+def _median_html(median: float, p90: float | None, unit: str) -> SafeString:
+    """ "median ≈ 1.9 h" under a duration's mean, p90 and the bound in its tooltip."""
+    return escaped_join(
+        '<br><small class="median" title="{}">{}</small>',
+        [(approximate_title(p90, unit), _("median ≈ %s") % format_figure(median, unit))],
+    )
+
+
+def approximate_title(p90: float | None, unit: str) -> str:
+    return _("p90 ≈ %(p90)s; medians and p90 are within ±%(bound)s of the exact figures") % {
+        "p90": format_figure(p90, unit),
+        "bound": f"{RELATIVE_ERROR * 100:g} %",
+    }
 
 
 def kpis_for(dimension: str) -> list:

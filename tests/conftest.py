@@ -87,6 +87,7 @@ REFERENCE_DATA = [
     "outbox.migrations.0002_sweep_schedule",
     "surveys.migrations.0002_default_template_and_schedule",
     "kpis.migrations.0002_schedule",
+    "kpis.migrations.0009_refresh_every_minute_rebuild_nightly",
     "complaints.migrations.0002_defaults_schedule_and_backfill",
     "complaints.migrations.0009_default_severity_rules_and_reminders",
     "notifications.migrations.0002_sweep_schedule",

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from django import template
+from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from kpis.registry import BY_KEY, format_figure
 
@@ -27,3 +29,20 @@ def signed(value, unit: str) -> str:
         return ""
     shown = figure(abs(value), unit)
     return ("+" if value > 0 else "−" if value < 0 else "±") + shown
+
+
+@register.filter
+def percent_bound(value: float) -> str:
+    """A relative error as people read it: 0.01 → "1 %"."""
+    return f"{value * 100:g} %"
+
+
+@register.filter
+def updated_ago(moment) -> str:
+    """When the figures were computed, as a manager reads it: "updated 23 s ago"."""
+    seconds = max(0, int((timezone.now() - moment).total_seconds()))
+    if seconds < 60:
+        return _("updated %(seconds)d s ago") % {"seconds": seconds}
+    if seconds < 3600:
+        return _("updated %(minutes)d min ago") % {"minutes": seconds // 60}
+    return _("updated %(at)s") % {"at": timezone.localtime(moment).strftime("%Y-%m-%d %H:%M")}

@@ -16,8 +16,8 @@ from complaints import services
 from complaints.access import complaints_for_user
 from complaints.models import Complaint, SeverityRule, severity_for_answer
 from config.exceptions import ApplicationError
+from kpis.engine import refresh_kpis
 from kpis.models import KPIValue
-from kpis.services import refresh_kpis
 from outbox.models import OutgoingEmail
 from surveys.services import submit_survey
 from tests.factories import CustomerFactory, make_ticket

@@ -255,8 +255,8 @@ def test_redis_stopped_while_a_task_runs_the_worker_stays_up_and_carries_on(priv
     from django.db import connection
 
     from config.celery import app
+    from kpis.engine import LOCK_KEY
     from kpis.models import KPIRun
-    from kpis.services import LOCK_KEY
 
     env = {k: v for k, v in os.environ.items() if k not in ("DJANGO_ALLOW_ASYNC_UNSAFE", "CELERY_BROKER_URL")}
     env.update(DATABASE_URL=database_url_for_tests(), REDIS_URL=private_redis["url"], PYTHONUNBUFFERED="1")

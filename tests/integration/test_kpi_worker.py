@@ -40,12 +40,12 @@ def test_a_worker_runs_the_kpi_task_and_the_dashboard_figures_appear(team, agent
 
 def test_the_beat_schedule_has_the_kpi_outbox_and_reminder_jobs():
     tasks = dict(PeriodicTask.objects.values_list("task", "enabled"))
-    for name in ("kpis.tasks.refresh_kpis", "kpis.tasks.refresh_recent_kpis", "outbox.tasks.sweep_outbox",
+    for name in ("kpis.tasks.refresh_kpis", "kpis.tasks.rebuild_kpis", "outbox.tasks.sweep_outbox",
                  "surveys.tasks.send_survey_reminders"):  # fmt: skip
         assert tasks.get(name) is True, name
     every = PeriodicTask.objects.get(task="kpis.tasks.refresh_kpis").interval
-    assert (every.every, every.period) == (5, "minutes")
-    nightly = PeriodicTask.objects.get(task="kpis.tasks.refresh_recent_kpis").crontab
+    assert (every.every, every.period) == (60, "seconds")  # a resolve shows on the dashboard within a minute
+    nightly = PeriodicTask.objects.get(task="kpis.tasks.rebuild_kpis").crontab
     assert (nightly.minute, nightly.hour) == ("30", "2")
 
 
@@ -55,8 +55,8 @@ def test_a_worker_killed_in_the_middle_of_a_run_leaves_the_figures_and_the_next_
     """The worker is killed (SIGKILL) while its run holds the KPI lock inside its transaction."""
     from django.db import connection
 
-    from kpis.services import LOCK_KEY
-    from kpis.services import refresh_kpis as refresh_now
+    from kpis.engine import LOCK_KEY
+    from kpis.engine import refresh_kpis as refresh_now
 
     when = timezone.now() - timedelta(hours=2)
     ticket = make_ticket(team=team, by=agent, requested_at=when)

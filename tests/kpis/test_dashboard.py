@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from datetime import datetime, time, timedelta
 from urllib.parse import unquote
 
 import pytest
@@ -15,9 +16,10 @@ from openpyxl import load_workbook
 from rest_framework.test import APIClient
 
 from complaints.models import Complaint
+from kpis.engine import refresh_kpis
+from kpis.engine.quantiles import Histogram
 from kpis.models import KPITarget, KPIValue
 from kpis.registry import KPIS
-from kpis.services import refresh_kpis
 from tests.factories import CustomerFactory, make_ticket
 from tickets import services
 
@@ -178,6 +180,76 @@ def test_an_empty_period_shows_dashes_not_errors(client, manager):
 def test_a_bad_range_is_a_message_not_an_error(client, manager):
     response = _manager_client(client, manager).get("/dashboard/?period=custom&start=2026-02-01&end=2026-01-01")
     assert response.status_code == 200 and "form-errors" in response.content.decode()
+
+
+@pytest.fixture
+def responses_over_three_days(team, agent):
+    """First responses of 1 h, 2 h and 10 h on three different days, by phone, e-mail and phone."""
+    from tickets.models import Ticket
+
+    today = timezone.localdate()
+    made = []
+    for days_ago, hours, channel in ((2, 1, "phone"), (1, 2, "email"), (0, 10, "phone")):
+        ticket = make_ticket(team=team, by=agent, assignee=agent, channel=channel)
+        requested = timezone.make_aware(datetime.combine(today - timedelta(days=days_ago), time(9)))
+        Ticket.objects.filter(pk=ticket.pk).update(requested_at=requested, first_response_at=requested,
+                                                   first_response_working_seconds=hours * 3600)  # fmt: skip
+        made.append(ticket)
+    refresh_kpis(full=True)
+    return made
+
+
+def test_a_tile_shows_the_approximate_median_of_any_range_with_its_bound(client, manager, responses_over_three_days):
+    start = (timezone.localdate() - timedelta(days=2)).isoformat()
+    end = timezone.localdate().isoformat()
+    page = (
+        _manager_client(client, manager)
+        .get(f"/dashboard/?period=custom&start={start}&end={end}", HTTP_ACCEPT_LANGUAGE="en")
+        .content.decode()
+    )
+    tile = _tile(page, "first_response_time")
+    median, p90 = hours(1, 2, 10)  # three stored days summed: exact 2 h and 8.4 h, within 1 %
+    assert median == pytest.approx(2, rel=0.01) and p90 == pytest.approx(8.4, rel=0.01)
+    assert f"median ≈ {median:.1f} h · p90 ≈ {p90:.1f} h" in tile
+    assert "within ±1 % of the exact figures" in tile
+    by_channel = page.split('id="by-channel"', 1)[1].split("</section>", 1)[0]
+    assert f"median ≈ {hours(1, 10)[0]:.1f} h" in by_channel  # phone: 1 h and 10 h
+    assert f"median ≈ {hours(2)[0]:.1f} h" in by_channel  # e-mail
+
+
+def hours(*values: float) -> tuple[float, float]:
+    """The median and p90 the desk shows for these hours."""
+    median, p90 = Histogram.of([value * 3600 for value in values]).quantiles(0.5, 0.9)
+    return median / 3600, p90 / 3600
+
+
+def test_the_api_gives_medians_as_approximate_with_their_bound(manager, responses_over_three_days):
+    api = APIClient()
+    api.force_authenticate(manager)
+    rows = api.get("/api/kpis/", {"metric": ["first_response_time", "workload"], "granularity": "day",
+                                  "dimension": "channel", "dimension_value": "phone"}).json()["results"]  # fmt: skip
+    durations = [row for row in rows if row["metric"] == "first_response_time"]
+    assert [(row["value"], row["median"], row["p90"]) for row in durations] == [
+        (1.0, pytest.approx(1.0, rel=0.01), pytest.approx(1.0, rel=0.01)),
+        (10.0, pytest.approx(10.0, rel=0.01), pytest.approx(10.0, rel=0.01)),
+    ]
+    assert all(row["approximate"] is True and row["relative_error"] == 0.01 for row in durations)
+    counts = [row for row in rows if row["metric"] == "workload"]
+    assert len(counts) == 2
+    assert all(
+        row["approximate"] is False and row["median"] is None and row["relative_error"] is None for row in counts
+    )
+
+
+def test_the_dashboard_says_how_long_ago_its_figures_were_computed(client, manager, figures_today):
+    import time_machine
+
+    client = _manager_client(client, manager)
+    page = client.get("/dashboard/?period=today", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert re.search(r'<time class="updated" datetime="[^"]+" title="[^"]+">updated \d+ s ago</time>', page)
+    with time_machine.travel(timezone.now() + timedelta(minutes=4, seconds=10)):
+        page = client.get("/dashboard/?period=today", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "4 分钟前更新" in page
 
 
 def test_the_dashboard_runs_a_bounded_number_of_queries(client, manager, figures_today, django_assert_max_num_queries):

@@ -12,8 +12,8 @@ from django.utils import timezone, translation
 
 from complaints.models import Complaint
 from config.exceptions import ApplicationError
+from kpis.engine import refresh_kpis
 from kpis.models import KPIValue
-from kpis.services import refresh_kpis
 from surveys import services
 from surveys.models import FollowUpCall, SurveyResponse
 from surveys.selectors import calls_due

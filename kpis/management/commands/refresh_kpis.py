@@ -4,7 +4,7 @@ from datetime import date
 
 from django.core.management.base import BaseCommand, CommandError
 
-from kpis import services
+from kpis import engine
 from kpis.models import KPIValue
 
 
@@ -21,7 +21,7 @@ class Command(BaseCommand):
         except ValueError:
             raise CommandError(f"--since must be a date like 2026-01-31, not {since!r}") from None
         self.stdout.write("Computing KPIs…")
-        result = services.refresh_kpis(
+        result = engine.refresh_kpis(
             since=since_day, full=full, progress=lambda message: self.stdout.write(f"  {message}")
         )
         run = result.run
