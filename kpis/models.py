@@ -46,6 +46,9 @@ class KPIValue(models.Model):
     # NPS: the detractors, beside the promoters in ``numerator`` (the figure is their difference)
     negative = models.FloatField(default=0)
     denominator = models.FloatField(default=0)
+    # The source's rows in the slice (tickets requested, answers given…): a value is stored while
+    # its slice has any, whether or not they count in this KPI (a 0/0 figure shows "—").
+    source_rows = models.IntegerField(default=0)
     # Duration KPIs: the histogram of the durations counted (kpis.quantiles), as sorted bucket keys and
     # their counts. Histograms add up, so the median and p90 of any range and slice come from them.
     hist_keys = ArrayField(models.SmallIntegerField(), null=True)
@@ -113,3 +116,51 @@ class KPIRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.started_at:%Y-%m-%d %H:%M} ({self.rows} rows)"
+
+
+class Contribution(models.Model):
+    """What one counted row (a ticket, a survey answer, an invitation, a complaint) added to the
+    stored values at the last KPI run: its day, its slices, which parts of which KPIs it counted
+    in (``flags``, bit by bit), its durations and costs (``sums``) and its durations' histogram
+    buckets. An incremental run subtracts a changed row's stored contribution and adds its new
+    one (kpis.engine.contributions), so its cost follows the rows that changed, not the days."""
+
+    row_id = models.BigIntegerField(primary_key=True)
+    day = models.DateField()
+    d_team = models.BigIntegerField(null=True)
+    d_agent = models.BigIntegerField(null=True)
+    d_category = models.BigIntegerField(null=True)
+    d_channel = models.CharField(max_length=20)
+    d_priority = models.CharField(max_length=20)
+    #: the source's own dimension (a survey answer's channel, a complaint's root cause)
+    d_extra = models.CharField(max_length=64, null=True)  # noqa: DJ001 (NULL: no root cause known yet)
+    flags = models.BigIntegerField()
+    #: whole seconds of each duration, cents of each cost (None where not counted)
+    sums = ArrayField(models.BigIntegerField(null=True), null=True)
+    buckets = ArrayField(models.SmallIntegerField(null=True), null=True)
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return f"{self._meta.db_table} {self.row_id} {self.day}"
+
+
+class TicketContribution(Contribution):
+    class Meta:
+        db_table = "kpis_contribution_tickets"
+
+
+class ResponseContribution(Contribution):
+    class Meta:
+        db_table = "kpis_contribution_responses"
+
+
+class InvitationContribution(Contribution):
+    class Meta:
+        db_table = "kpis_contribution_invitations"
+
+
+class ComplaintContribution(Contribution):
+    class Meta:
+        db_table = "kpis_contribution_complaints"

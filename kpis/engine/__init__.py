@@ -1,5 +1,5 @@
 """The KPI engine: stored day, week and month values of every KPI in the registry (``run``)."""
 
-from kpis.engine.run import LOCK_KEY, RefreshResult, changed_days, refresh_kpis
+from kpis.engine.run import LOCK_KEY, RefreshResult, refresh_kpis
 
-__all__ = ["LOCK_KEY", "RefreshResult", "changed_days", "refresh_kpis"]
+__all__ = ["LOCK_KEY", "RefreshResult", "refresh_kpis"]

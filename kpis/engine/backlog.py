@@ -95,14 +95,20 @@ def compute_backlog(kpis: list[KPI], granularity: str, starts: set[date], now: d
     rows = 0
     if running in starts:  # from prepare_backlog_now
         rows += insert_values(
-            "SELECT %s::date AS period, n.* FROM kpi_backlog_now n", (running,), kpis, granularity, now, DIMENSIONS
+            "SELECT %s::date AS period, n.* FROM kpi_backlog_now n",
+            (running,),
+            kpis,
+            granularity,
+            now,
+            DIMENSIONS,
+            rows=f'a."{kpi.key}__den"',  # the tickets open at the period's end
         )
     past = sorted(start for start in starts if start != running)
     if past:
         _, slice_case = dimension_cases(DIMENSIONS)
         sql = _BACKLOG_PAST_SQL.format(key=kpi.key, slice=slice_case.replace("a.", "sliced."))
         params = (granularity, past[0], past[0], past[-1], f"1 {granularity}", past)
-        rows += insert_values(sql, params, kpis, granularity, now, DIMENSIONS)
+        rows += insert_values(sql, params, kpis, granularity, now, DIMENSIONS, rows=f'a."{kpi.key}__den"')
     return rows
 
 

@@ -7,15 +7,20 @@ previous values in place, and readers never see half a run.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 from django.db import connection
+
+from kpis.registry import KPI, Kind
+
+#: What a cost's delta is counted in (``contributions.CENTS``).
+CENTS = 100
 
 #: A run writes its rows here, then swaps them into ``kpis_kpivalue`` at the end (``publish``).
 STAGE = "kpi_stage"
 COLUMNS = (
     "kpi, granularity, period_start, dimension, dimension_value, "
-    "numerator, negative, denominator, value, hist_keys, hist_counts, computed_at"
+    "numerator, negative, denominator, source_rows, value, hist_keys, hist_counts, computed_at"
 )
 
 
@@ -25,11 +30,15 @@ def create_stage() -> None:
         cursor.execute(f"CREATE TEMP TABLE {STAGE} ON COMMIT DROP AS SELECT {COLUMNS} FROM kpis_kpivalue WITH NO DATA")
 
 
-def publish(replaced: list[tuple[str, list[date], list[str]]]) -> None:
-    """Swap the run's rows in: every stored row of the periods it recomputed goes (slices that had
-    figures and now have none, such as a team a ticket moved away from, go with them), and the
-    run's rows come in. A plain delete and insert: far cheaper than an upsert row by row."""
+def publish(replaced: list[tuple[str, list[date], list[str]]], *, everything: bool = False) -> None:
+    """Swap the run's rows in: every stored row of the periods it recomputed (or ``everything``
+    stored, for a full run) goes (slices that had figures and now have none, such as a team a
+    ticket moved away from, go with them), and the run's rows come in. A plain delete and insert:
+    far cheaper than an upsert row by row."""
     with connection.cursor() as cursor:
+        if everything:
+            cursor.execute("DELETE FROM kpis_kpivalue")
+            replaced = []
         for granularity, starts, keys in replaced:
             if starts:
                 cursor.execute(
@@ -37,3 +46,86 @@ def publish(replaced: list[tuple[str, list[date], list[str]]]) -> None:
                     [granularity, starts, keys],
                 )
         cursor.execute(f"INSERT INTO kpis_kpivalue ({COLUMNS}) SELECT {COLUMNS} FROM {STAGE}")
+
+
+def apply_delta(kpis: list[KPI], granularity: str, computed_at: datetime) -> int:
+    """Add a source's deltas (``kpi_delta``: parts by KPI, day and slice; ``kpi_hist_delta``:
+    bucket counts) to the stored values of one granularity, in place: each touched value's parts
+    become its stored parts plus the delta, its figure is derived again, its histogram merged
+    bucket by bucket; a value whose slice has no rows left goes, as a full run would not have it.
+    Returns the number of values written or removed."""
+    by_kind = " ".join(
+        f"WHEN '{kpi.key}' THEN {kpi.kind.figure_sql('m.numerator', 'm.denominator', 'm.negative')}" for kpi in kpis
+    )
+    costs = [kpi.key for kpi in kpis if kpi.kind is Kind.SUM]
+    # A cost's delta is in cents: the sum of whole cents, in yuan, as a full run stores it.
+    numerator = (
+        f"CASE WHEN k.kpi = ANY(%(costs)s) THEN ((round(COALESCE(v.numerator, 0) * {CENTS})::bigint "
+        f"+ COALESCE(d.num, 0)) / {CENTS}.0)::float ELSE COALESCE(v.numerator, 0) + COALESCE(d.num, 0) END"
+    )
+    stored = (
+        "v.granularity = %(granularity)s AND v.kpi = k.kpi AND v.period_start = k.period "
+        "AND v.dimension = k.dimension AND v.dimension_value = k.dimension_value"
+    )
+    statements = [
+        "DROP TABLE IF EXISTS kpi_d, kpi_hd, kpi_hm, kpi_merged",
+        """CREATE TEMP TABLE kpi_d ON COMMIT DROP AS
+           SELECT kpi, date_trunc(%(granularity)s, period)::date AS period, dimension, dimension_value,
+                  SUM(num) AS num, SUM(neg) AS neg, SUM(den) AS den, SUM(rows) AS rows
+           FROM kpi_delta GROUP BY 1, 2, 3, 4""",
+        """CREATE TEMP TABLE kpi_hd ON COMMIT DROP AS
+           SELECT kpi, date_trunc(%(granularity)s, period)::date AS period, dimension, dimension_value, bucket,
+                  SUM(n) AS n
+           FROM kpi_hist_delta GROUP BY 1, 2, 3, 4, 5 HAVING SUM(n) <> 0""",
+        f"""CREATE TEMP TABLE kpi_hm ON COMMIT DROP AS
+           SELECT kpi, period, dimension, dimension_value,
+                  array_agg(bucket ORDER BY bucket) FILTER (WHERE n <> 0)::smallint[] AS keys,
+                  array_agg(n ORDER BY bucket) FILTER (WHERE n <> 0)::int[] AS counts
+           FROM (
+               SELECT kpi, period, dimension, dimension_value, bucket, SUM(n) AS n FROM (
+                   SELECT kpi, period, dimension, dimension_value, bucket, n FROM kpi_hd
+                   UNION ALL
+                   SELECT k.kpi, k.period, k.dimension, k.dimension_value, u.bucket, u.n
+                   FROM (SELECT DISTINCT kpi, period, dimension, dimension_value FROM kpi_hd) k
+                   JOIN kpis_kpivalue v ON {stored}
+                   CROSS JOIN LATERAL unnest(v.hist_keys, v.hist_counts) AS u(bucket, n)
+               ) x GROUP BY 1, 2, 3, 4, 5
+           ) y GROUP BY 1, 2, 3, 4""",
+        f"""CREATE TEMP TABLE kpi_merged ON COMMIT DROP AS
+           SELECT k.kpi, k.period, k.dimension, k.dimension_value,
+                  {numerator} AS numerator,
+                  (COALESCE(v.negative, 0) + COALESCE(d.neg, 0))::float AS negative,
+                  (COALESCE(v.denominator, 0) + COALESCE(d.den, 0))::float AS denominator,
+                  (COALESCE(v.source_rows, 0) + COALESCE(d.rows, 0))::int AS source_rows,
+                  CASE WHEN h.kpi IS NULL THEN v.hist_keys ELSE h.keys END AS hist_keys,
+                  CASE WHEN h.kpi IS NULL THEN v.hist_counts ELSE h.counts END AS hist_counts
+           FROM (SELECT kpi, period, dimension, dimension_value FROM kpi_d
+                 WHERE num <> 0 OR neg <> 0 OR den <> 0 OR rows <> 0
+                 UNION SELECT kpi, period, dimension, dimension_value FROM kpi_hm) k
+           LEFT JOIN kpi_d d ON d.kpi = k.kpi AND d.period = k.period AND d.dimension = k.dimension
+                            AND d.dimension_value = k.dimension_value
+           LEFT JOIN kpi_hm h ON h.kpi = k.kpi AND h.period = k.period AND h.dimension = k.dimension
+                             AND h.dimension_value = k.dimension_value
+           LEFT JOIN kpis_kpivalue v ON {stored}""",
+        """DELETE FROM kpis_kpivalue v USING kpi_merged m
+           WHERE v.granularity = %(granularity)s AND v.kpi = m.kpi AND v.period_start = m.period
+             AND v.dimension = m.dimension AND v.dimension_value = m.dimension_value
+             AND m.source_rows = 0""",
+        f"""INSERT INTO kpis_kpivalue ({COLUMNS})
+           SELECT m.kpi, %(granularity)s, m.period, m.dimension, m.dimension_value, m.numerator, m.negative,
+                  m.denominator, m.source_rows, CASE m.kpi {by_kind} END, m.hist_keys, m.hist_counts, %(now)s
+           FROM kpi_merged m WHERE m.source_rows > 0
+           ON CONFLICT (granularity, dimension, period_start, dimension_value, kpi) DO UPDATE SET
+               numerator = EXCLUDED.numerator, negative = EXCLUDED.negative, denominator = EXCLUDED.denominator,
+               source_rows = EXCLUDED.source_rows,
+               value = EXCLUDED.value, hist_keys = EXCLUDED.hist_keys, hist_counts = EXCLUDED.hist_counts,
+               computed_at = EXCLUDED.computed_at""",
+    ]
+    written = 0
+    params = {"granularity": granularity, "now": computed_at, "costs": costs}
+    with connection.cursor() as cursor:
+        for sql in statements:
+            cursor.execute(sql, params)
+            if sql.lstrip().startswith(("DELETE", "INSERT")):
+                written += cursor.rowcount
+    return written
