@@ -108,6 +108,8 @@ def roll_up(kpis: list[KPI], granularity: str, starts: set[date], days: set[date
     every part): this run's for the ``days`` it recomputed, the stored ones for the other days of
     those weeks and months."""
     ranges = merged_ranges(starts, granularity)
+    if not ranges:
+        return 0
     keys = [kpi.key for kpi in kpis]
     values = " ".join(
         f"WHEN '{kpi.key}' THEN {kpi.kind.figure_sql('s.numerator', 's.denominator', 's.negative')}" for kpi in kpis

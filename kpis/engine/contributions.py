@@ -330,26 +330,21 @@ def compute_days(plan: Layout, now: datetime, from_day: date | None = None) -> i
 
 
 def compute_delta(plan: Layout) -> None:
-    """``kpi_delta`` (parts by KPI, day and slice; a cost in cents) and ``kpi_hist_delta`` (bucket
-    counts) of the changed rows: their new contributions less their stored ones."""
+    """Add to the run's deltas (``publish.create_deltas``) those of a source's changed rows: their
+    new contributions less their stored ones — parts by KPI, day and slice (a cost in cents), and
+    bucket counts."""
     materialize("kpi_delta_aggregate", aggregate_sql(plan, delta=True), ())
     dimension_case, value_case = dimension_cases(plan.dimensions)
     rows = ", ".join(f"('{kpi.key}', {', '.join(raw_parts(kpi))})" for kpi in plan.kpis)
-    materialize(
-        "kpi_delta",
-        f"SELECT v.kpi, a.period, {dimension_case} AS dimension, {value_case} AS dimension_value, "
-        f'v.num, v.neg, v.den, a."{ROWS}" AS rows '
-        f"FROM kpi_delta_aggregate a CROSS JOIN LATERAL (VALUES {rows}) AS v(kpi, num, neg, den) "
-        f'WHERE v.num <> 0 OR v.neg <> 0 OR v.den <> 0 OR a."{ROWS}" <> 0',
-        (),
-    )
-    histograms = (
-        histogram_sql(plan, delta=True)
-        if plan.durations
-        else "SELECT NULL::text AS kpi, NULL::date AS period, NULL::text AS dimension, "
-        "NULL::text AS dimension_value, NULL::int AS bucket, NULL::bigint AS n WHERE false"
-    )
-    materialize("kpi_hist_delta", histograms, ())
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO kpi_delta SELECT v.kpi, a.period, {dimension_case}, {value_case}, "
+            f'v.num, v.neg, v.den, a."{ROWS}" '
+            f"FROM kpi_delta_aggregate a CROSS JOIN LATERAL (VALUES {rows}) AS v(kpi, num, neg, den) "
+            f'WHERE v.num <> 0 OR v.neg <> 0 OR v.den <> 0 OR a."{ROWS}" <> 0'
+        )
+        if plan.durations:
+            cursor.execute(f"INSERT INTO kpi_hist_delta {histogram_sql(plan, delta=True)}")
 
 
 def delta_days() -> set[date]:

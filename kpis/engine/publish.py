@@ -48,9 +48,23 @@ def publish(replaced: list[tuple[str, list[date], list[str]]], *, everything: bo
         cursor.execute(f"INSERT INTO kpis_kpivalue ({COLUMNS}) SELECT {COLUMNS} FROM {STAGE}")
 
 
-def apply_delta(kpis: list[KPI], granularity: str, computed_at: datetime) -> int:
-    """Add a source's deltas (``kpi_delta``: parts by KPI, day and slice; ``kpi_hist_delta``:
-    bucket counts) to the stored values of one granularity, in place: each touched value's parts
+def create_deltas() -> None:
+    """The run's deltas, every source's (``contributions.compute_delta`` adds to them)."""
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS kpi_delta, kpi_hist_delta")
+        cursor.execute(
+            "CREATE TEMP TABLE kpi_delta (kpi text, period date, dimension text, dimension_value text, "
+            "num numeric, neg numeric, den numeric, rows numeric) ON COMMIT DROP"
+        )
+        cursor.execute(
+            "CREATE TEMP TABLE kpi_hist_delta (kpi text, period date, dimension text, dimension_value text, "
+            "bucket int, n numeric) ON COMMIT DROP"
+        )
+
+
+def apply_deltas(kpis: list[KPI], computed_at: datetime) -> int:
+    """Add the run's deltas (``kpi_delta``: parts by KPI, day and slice; ``kpi_hist_delta``:
+    bucket counts) to the stored day, week and month values, in place: each touched value's parts
     become its stored parts plus the delta, its figure is derived again, its histogram merged
     bucket by bucket; a value whose slice has no rows left goes, as a full run would not have it.
     Returns the number of values written or removed."""
@@ -63,69 +77,70 @@ def apply_delta(kpis: list[KPI], granularity: str, computed_at: datetime) -> int
         f"CASE WHEN k.kpi = ANY(%(costs)s) THEN ((round(COALESCE(v.numerator, 0) * {CENTS})::bigint "
         f"+ COALESCE(d.num, 0)) / {CENTS}.0)::float ELSE COALESCE(v.numerator, 0) + COALESCE(d.num, 0) END"
     )
+    key = ("granularity", "kpi", "period", "dimension", "dimension_value")
     stored = (
-        "v.granularity = %(granularity)s AND v.kpi = k.kpi AND v.period_start = k.period "
+        "v.granularity = k.granularity AND v.kpi = k.kpi AND v.period_start = k.period "
         "AND v.dimension = k.dimension AND v.dimension_value = k.dimension_value"
     )
+
+    def same(row: str) -> str:
+        return " AND ".join(f"{row}.{column} = k.{column}" for column in key)
+
+    granularities = "(VALUES ('day'), ('week'), ('month')) AS g(granularity)"
     statements = [
         "DROP TABLE IF EXISTS kpi_d, kpi_hd, kpi_hm, kpi_merged",
-        """CREATE TEMP TABLE kpi_d ON COMMIT DROP AS
-           SELECT kpi, date_trunc(%(granularity)s, period)::date AS period, dimension, dimension_value,
+        f"""CREATE TEMP TABLE kpi_d ON COMMIT DROP AS
+           SELECT g.granularity, kpi, date_trunc(g.granularity, period)::date AS period, dimension, dimension_value,
                   SUM(num) AS num, SUM(neg) AS neg, SUM(den) AS den, SUM(rows) AS rows
-           FROM kpi_delta GROUP BY 1, 2, 3, 4""",
-        """CREATE TEMP TABLE kpi_hd ON COMMIT DROP AS
-           SELECT kpi, date_trunc(%(granularity)s, period)::date AS period, dimension, dimension_value, bucket,
-                  SUM(n) AS n
-           FROM kpi_hist_delta GROUP BY 1, 2, 3, 4, 5 HAVING SUM(n) <> 0""",
+           FROM kpi_delta CROSS JOIN {granularities} GROUP BY 1, 2, 3, 4, 5""",
+        f"""CREATE TEMP TABLE kpi_hd ON COMMIT DROP AS
+           SELECT g.granularity, kpi, date_trunc(g.granularity, period)::date AS period, dimension, dimension_value,
+                  bucket, SUM(n) AS n
+           FROM kpi_hist_delta CROSS JOIN {granularities} GROUP BY 1, 2, 3, 4, 5, 6 HAVING SUM(n) <> 0""",
         f"""CREATE TEMP TABLE kpi_hm ON COMMIT DROP AS
-           SELECT kpi, period, dimension, dimension_value,
+           SELECT granularity, kpi, period, dimension, dimension_value,
                   array_agg(bucket ORDER BY bucket) FILTER (WHERE n <> 0)::smallint[] AS keys,
                   array_agg(n ORDER BY bucket) FILTER (WHERE n <> 0)::int[] AS counts
            FROM (
-               SELECT kpi, period, dimension, dimension_value, bucket, SUM(n) AS n FROM (
-                   SELECT kpi, period, dimension, dimension_value, bucket, n FROM kpi_hd
+               SELECT granularity, kpi, period, dimension, dimension_value, bucket, SUM(n) AS n FROM (
+                   SELECT granularity, kpi, period, dimension, dimension_value, bucket, n FROM kpi_hd
                    UNION ALL
-                   SELECT k.kpi, k.period, k.dimension, k.dimension_value, u.bucket, u.n
-                   FROM (SELECT DISTINCT kpi, period, dimension, dimension_value FROM kpi_hd) k
+                   SELECT k.granularity, k.kpi, k.period, k.dimension, k.dimension_value, u.bucket, u.n
+                   FROM (SELECT DISTINCT granularity, kpi, period, dimension, dimension_value FROM kpi_hd) k
                    JOIN kpis_kpivalue v ON {stored}
                    CROSS JOIN LATERAL unnest(v.hist_keys, v.hist_counts) AS u(bucket, n)
-               ) x GROUP BY 1, 2, 3, 4, 5
-           ) y GROUP BY 1, 2, 3, 4""",
+               ) x GROUP BY 1, 2, 3, 4, 5, 6
+           ) y GROUP BY 1, 2, 3, 4, 5""",
         f"""CREATE TEMP TABLE kpi_merged ON COMMIT DROP AS
-           SELECT k.kpi, k.period, k.dimension, k.dimension_value,
+           SELECT k.granularity, k.kpi, k.period, k.dimension, k.dimension_value,
                   {numerator} AS numerator,
                   (COALESCE(v.negative, 0) + COALESCE(d.neg, 0))::float AS negative,
                   (COALESCE(v.denominator, 0) + COALESCE(d.den, 0))::float AS denominator,
                   (COALESCE(v.source_rows, 0) + COALESCE(d.rows, 0))::int AS source_rows,
                   CASE WHEN h.kpi IS NULL THEN v.hist_keys ELSE h.keys END AS hist_keys,
                   CASE WHEN h.kpi IS NULL THEN v.hist_counts ELSE h.counts END AS hist_counts
-           FROM (SELECT kpi, period, dimension, dimension_value FROM kpi_d
+           FROM (SELECT granularity, kpi, period, dimension, dimension_value FROM kpi_d
                  WHERE num <> 0 OR neg <> 0 OR den <> 0 OR rows <> 0
-                 UNION SELECT kpi, period, dimension, dimension_value FROM kpi_hm) k
-           LEFT JOIN kpi_d d ON d.kpi = k.kpi AND d.period = k.period AND d.dimension = k.dimension
-                            AND d.dimension_value = k.dimension_value
-           LEFT JOIN kpi_hm h ON h.kpi = k.kpi AND h.period = k.period AND h.dimension = k.dimension
-                             AND h.dimension_value = k.dimension_value
+                 UNION SELECT granularity, kpi, period, dimension, dimension_value FROM kpi_hm) k
+           LEFT JOIN kpi_d d ON {same("d")}
+           LEFT JOIN kpi_hm h ON {same("h")}
            LEFT JOIN kpis_kpivalue v ON {stored}""",
         """DELETE FROM kpis_kpivalue v USING kpi_merged m
-           WHERE v.granularity = %(granularity)s AND v.kpi = m.kpi AND v.period_start = m.period
-             AND v.dimension = m.dimension AND v.dimension_value = m.dimension_value
-             AND m.source_rows = 0""",
+           WHERE v.granularity = m.granularity AND v.kpi = m.kpi AND v.period_start = m.period
+             AND v.dimension = m.dimension AND v.dimension_value = m.dimension_value AND m.source_rows = 0""",
         f"""INSERT INTO kpis_kpivalue ({COLUMNS})
-           SELECT m.kpi, %(granularity)s, m.period, m.dimension, m.dimension_value, m.numerator, m.negative,
+           SELECT m.kpi, m.granularity, m.period, m.dimension, m.dimension_value, m.numerator, m.negative,
                   m.denominator, m.source_rows, CASE m.kpi {by_kind} END, m.hist_keys, m.hist_counts, %(now)s
            FROM kpi_merged m WHERE m.source_rows > 0
            ON CONFLICT (granularity, dimension, period_start, dimension_value, kpi) DO UPDATE SET
                numerator = EXCLUDED.numerator, negative = EXCLUDED.negative, denominator = EXCLUDED.denominator,
-               source_rows = EXCLUDED.source_rows,
-               value = EXCLUDED.value, hist_keys = EXCLUDED.hist_keys, hist_counts = EXCLUDED.hist_counts,
-               computed_at = EXCLUDED.computed_at""",
+               source_rows = EXCLUDED.source_rows, value = EXCLUDED.value, hist_keys = EXCLUDED.hist_keys,
+               hist_counts = EXCLUDED.hist_counts, computed_at = EXCLUDED.computed_at""",
     ]
     written = 0
-    params = {"granularity": granularity, "now": computed_at, "costs": costs}
     with connection.cursor() as cursor:
         for sql in statements:
-            cursor.execute(sql, params)
+            cursor.execute(sql, {"now": computed_at, "costs": costs})
             if sql.lstrip().startswith(("DELETE", "INSERT")):
                 written += cursor.rowcount
     return written

@@ -33,13 +33,15 @@ from kpis.engine.contributions import (
     write_all,
 )
 from kpis.engine.periods import GRANULARITIES, period_start, tz
-from kpis.engine.publish import apply_delta, create_stage, publish
+from kpis.engine.publish import apply_deltas, create_deltas, create_stage, publish
 from kpis.models import Granularity, KPIRun
 from kpis.registry import KPI, KPIS
 
 LOCK_KEY = 7_204_551  # pg_advisory_xact_lock key of the KPI refresh
 #: Changes committed up to this long after a run started are picked up by the next run.
 OVERLAP = timedelta(minutes=5)
+#: How long the records of runs are kept (a full run removes older ones).
+RUNS_KEPT = timedelta(days=7)
 
 
 def first_day() -> date | None:
@@ -117,15 +119,16 @@ def refresh_kpis(*, since: date | None = None, full: bool = False,
                 say(f"{granularity}: {len(starts)} period(s)")
         else:
             moment = previous.started_at - OVERLAP
+            create_deltas()
             for source_key, plan in plans.items():  # the tickets first: the other sources follow them
                 changed = select_changed(plan, since=moment)
                 compute_changed(plan)
                 compute_delta(plan)
-                days |= delta_days()
-                for granularity in GRANULARITIES:
-                    rows += apply_delta(plan.kpis, granularity, now)
                 replace_changed(plan)
                 say(f"{source_key}: {changed:,} changed row(s)")
+            days = delta_days()
+            rows += apply_deltas([kpi for plan in plans.values() for kpi in plan.kpis], now)
+            say("deltas added to the days, weeks and months")
         # The backlog is a level at each period's end, not a sum of rows: the running periods' from
         # the tickets open now; past periods' (full and --since runs) from one pass over the tickets.
         prepare_backlog_now(backlog_kpis, now)
@@ -145,4 +148,6 @@ def refresh_kpis(*, since: date | None = None, full: bool = False,
         run.finished_at = timezone.now()
         run.periods, run.rows = len(days), rows
         run.save(update_fields=["finished_at", "periods", "rows"])
+        if is_full:  # a run a minute: the nightly rebuild keeps a week of their records
+            KPIRun.objects.filter(started_at__lt=now - RUNS_KEPT).delete()
     return RefreshResult(run=run, days=len(days), rows=rows, seconds=(timezone.now() - started).total_seconds())

@@ -170,3 +170,16 @@ def test_an_incremental_run_reads_only_the_changed_rows(team, agent):
     assert result.days == 1 and set(before) == {t.pk for t in made}
     resolved = KPIValue.objects.get(kpi="resolution_rate", granularity="day", dimension="all")
     assert (resolved.numerator, resolved.denominator) == (1, 3)
+
+
+def test_a_full_rebuild_keeps_a_week_of_run_records(team, agent):
+    from kpis.models import KPIRun
+
+    make_ticket(team=team, by=agent)
+    with time_machine.travel(timezone.now() - timedelta(days=8)):
+        refresh_kpis(full=True)
+        refresh_kpis()
+    refresh_kpis()
+    assert KPIRun.objects.count() == 3
+    refresh_kpis(full=True)
+    assert KPIRun.objects.count() == 2  # the two of the last week
