@@ -92,7 +92,8 @@ LOAD_SURVEYS = """
 INSERT INTO surveys_surveyinvitation (ticket_id, template_id, nonce, token_hash, email, language, created_at,
     expires_at, first_opened_at, open_count, reminder_sent_at, answered_at)
 SELECT t.id, (SELECT id FROM surveys_surveytemplate WHERE is_active), md5(t.id::text), md5('h' || t.id::text),
-       'bench@example.com', 'zh-hans', t.resolved_at + interval '5 minutes', t.resolved_at + interval '14 days',
+       'bench@example.com', 'zh-hans', LEAST(t.resolved_at + interval '5 minutes', now()),
+       t.resolved_at + interval '14 days',
        NULL, 0, NULL,
        CASE WHEN random() < 0.36 AND t.resolved_at + interval '10 hours' < now()
             THEN t.resolved_at + interval '10 hours' END
@@ -186,7 +187,8 @@ def reference_seconds() -> float:
 
 
 #: The same-scope floor: for each source, the least work that touches every row the engine reads
-#: once — its rows and joins grouped at the finest grain of the slices (day × every dimension).
+#: once — its rows and joins grouped at the finest grain of the slices (day × every dimension);
+#: the backlog is a second pass over the tickets, by the day they leave it.
 FLOOR_SQL = {
     "tickets": """
         SELECT (t.requested_at AT TIME ZONE 'Asia/Shanghai')::date AS day, t.team_id, t.assignee_id, t.category_id,
@@ -200,6 +202,10 @@ FLOOR_SQL = {
         SELECT (i.created_at AT TIME ZONE 'Asia/Shanghai')::date AS day, t.team_id, t.assignee_id, t.category_id,
                t.channel, t.priority, count(*)
         FROM surveys_surveyinvitation i JOIN tickets_ticket t ON t.id = i.ticket_id GROUP BY 1, 2, 3, 4, 5, 6""",
+    "backlog": """
+        SELECT (t.resolved_at AT TIME ZONE 'Asia/Shanghai')::date AS day, t.team_id, t.assignee_id, t.category_id,
+               t.channel, t.priority, count(*)
+        FROM tickets_ticket t GROUP BY 1, 2, 3, 4, 5, 6""",
     "complaints": """
         SELECT (c.opened_at AT TIME ZONE 'Asia/Shanghai')::date AS day, t.team_id, t.assignee_id, t.category_id,
                t.channel, t.priority, c.root_cause_id, count(*)
@@ -345,6 +351,9 @@ def main() -> None:
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM tickets_ticket")
         tickets = cursor.fetchone()[0]
+        # Survey links are never sent in the future (databases loaded by earlier versions of this
+        # benchmark had some, which every incremental run would read as changed).
+        cursor.execute("UPDATE surveys_surveyinvitation SET created_at = now() WHERE created_at > now()")
         if args.reuse:  # the dead rows of earlier runs gone, as autovacuum leaves a live desk
             step("vacuuming")
             cursor.execute("VACUUM ANALYZE")
@@ -356,11 +365,16 @@ def main() -> None:
     full = timed(lambda: refresh_kpis(full=True, progress=indented))
     rows, histograms, megabytes = store_size()
     incremental = {}
-    for count in (100, 1000):
-        step(f"incremental run after {count:,} changed tickets of the last 90 days")
-        refresh_kpis()  # what changed before is counted; only these changes are new
-        change_tickets(count)
-        incremental[count] = timed(lambda: refresh_kpis(progress=indented))
+    from django.test.utils import override_settings
+
+    # The measured runs read exactly the rows of the batch: a desk's run also re-reads the changes of
+    # the KPI_RUN_OVERLAP_SECONDS before the previous run started, here the batch before.
+    with override_settings(KPI_RUN_OVERLAP_SECONDS=0):
+        for count in (100, 1000):
+            step(f"incremental run after {count:,} changed tickets of the last 90 days")
+            refresh_kpis()  # what changed before is counted; only these changes are new
+            change_tickets(count)
+            incremental[count] = timed(lambda: refresh_kpis(progress=indented))
     step("dashboard, 50 requests each")
     call_command("collectstatic", interactive=False, verbosity=0)
     from datetime import timedelta

@@ -248,6 +248,9 @@ FOLLOW_UP_CALL_ATTEMPTS = env.int("FOLLOW_UP_CALL_ATTEMPTS", default=3)
 FOLLOW_UP_CALL_AFTER_EXPIRY = env.bool("FOLLOW_UP_CALL_AFTER_EXPIRY", default=True)
 # A complaint's handler is e-mailed this many hours before an appointment with the customer.
 COMPLAINT_APPOINTMENT_REMINDER_HOURS = env.int("COMPLAINT_APPOINTMENT_REMINDER_HOURS", default=2)
+# A KPI run also reads the rows changed this long before the previous run started: changes whose
+# transaction committed after that run began (re-reading a row adds nothing twice).
+KPI_RUN_OVERLAP_SECONDS = env.int("KPI_RUN_OVERLAP_SECONDS", default=300)
 # Waiting for the customer stops a ticket's resolution clock for at most this many days.
 TICKET_PAUSE_CAP_DAYS = env.int("TICKET_PAUSE_CAP_DAYS", default=7)
 OUTBOX_MAX_ATTEMPTS = env.int("OUTBOX_MAX_ATTEMPTS", default=8)

@@ -33,7 +33,7 @@ def stored_parts(kpi: KPI, row: str = "a") -> tuple[str, str, str]:
     """``raw_parts`` as stored: a cost in yuan."""
     num, neg, den = raw_parts(kpi, row)
     if kpi.kind is Kind.SUM:
-        num = f"({num} / {CENTS}.0)"
+        num = f"(({num})::float8 / {CENTS}.0)"
     return num, neg, den
 
 
@@ -131,7 +131,7 @@ def roll_up(kpis: list[KPI], granularity: str, starts: set[date], days: set[date
             WHERE kpi = ANY(%s) AND ({where})
         ), s AS (
             SELECT kpi, period, dimension, dimension_value,
-                   CASE WHEN kpi = ANY(%s) THEN (SUM(round(numerator * {CENTS})::bigint) / {CENTS}.0)::float
+                   CASE WHEN kpi = ANY(%s) THEN SUM(round(numerator * {CENTS})::bigint)::float8 / {CENTS}.0
                         ELSE SUM(numerator) END AS numerator,
                    SUM(negative) AS negative, SUM(denominator) AS denominator,
                    SUM(source_rows) AS source_rows

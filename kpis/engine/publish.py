@@ -7,6 +7,7 @@ previous values in place, and readers never see half a run.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from datetime import date, datetime
 
 from django.db import connection
@@ -54,11 +55,11 @@ def create_deltas() -> None:
         cursor.execute("DROP TABLE IF EXISTS kpi_delta, kpi_hist_delta")
         cursor.execute(
             "CREATE TEMP TABLE kpi_delta (kpi text, period date, dimension text, dimension_value text, "
-            "num numeric, neg numeric, den numeric, rows numeric) ON COMMIT DROP"
+            "num float8, neg float8, den float8, rows bigint) ON COMMIT DROP"
         )
         cursor.execute(
             "CREATE TEMP TABLE kpi_hist_delta (kpi text, period date, dimension text, dimension_value text, "
-            "bucket int, n numeric) ON COMMIT DROP"
+            "bucket int, n bigint) ON COMMIT DROP"
         )
 
 
@@ -74,8 +75,8 @@ def apply_deltas(kpis: list[KPI], computed_at: datetime) -> int:
     costs = [kpi.key for kpi in kpis if kpi.kind is Kind.SUM]
     # A cost's delta is in cents: the sum of whole cents, in yuan, as a full run stores it.
     numerator = (
-        f"CASE WHEN k.kpi = ANY(%(costs)s) THEN ((round(COALESCE(v.numerator, 0) * {CENTS})::bigint "
-        f"+ COALESCE(d.num, 0)) / {CENTS}.0)::float ELSE COALESCE(v.numerator, 0) + COALESCE(d.num, 0) END"
+        f"CASE WHEN k.kpi = ANY(%(costs)s) THEN (round(COALESCE(v.numerator, 0) * {CENTS}) "
+        f"+ COALESCE(d.num, 0)) / {CENTS}.0 ELSE COALESCE(v.numerator, 0) + COALESCE(d.num, 0) END"
     )
     key = ("granularity", "kpi", "period", "dimension", "dimension_value")
     stored = (
@@ -88,7 +89,7 @@ def apply_deltas(kpis: list[KPI], computed_at: datetime) -> int:
 
     granularities = "(VALUES ('day'), ('week'), ('month')) AS g(granularity)"
     statements = [
-        "DROP TABLE IF EXISTS kpi_d, kpi_hd, kpi_hm, kpi_merged",
+        "DROP TABLE IF EXISTS kpi_d, kpi_hd, kpi_hk, kpi_hm_arrays, kpi_hm, kpi_merged",
         f"""CREATE TEMP TABLE kpi_d ON COMMIT DROP AS
            SELECT g.granularity, kpi, date_trunc(g.granularity, period)::date AS period, dimension, dimension_value,
                   SUM(num) AS num, SUM(neg) AS neg, SUM(den) AS den, SUM(rows) AS rows
@@ -97,20 +98,14 @@ def apply_deltas(kpis: list[KPI], computed_at: datetime) -> int:
            SELECT g.granularity, kpi, date_trunc(g.granularity, period)::date AS period, dimension, dimension_value,
                   bucket, SUM(n) AS n
            FROM kpi_hist_delta CROSS JOIN {granularities} GROUP BY 1, 2, 3, 4, 5, 6 HAVING SUM(n) <> 0""",
-        f"""CREATE TEMP TABLE kpi_hm ON COMMIT DROP AS
-           SELECT granularity, kpi, period, dimension, dimension_value,
-                  array_agg(bucket ORDER BY bucket) FILTER (WHERE n <> 0)::smallint[] AS keys,
-                  array_agg(n ORDER BY bucket) FILTER (WHERE n <> 0)::int[] AS counts
-           FROM (
-               SELECT granularity, kpi, period, dimension, dimension_value, bucket, SUM(n) AS n FROM (
-                   SELECT granularity, kpi, period, dimension, dimension_value, bucket, n FROM kpi_hd
-                   UNION ALL
-                   SELECT k.granularity, k.kpi, k.period, k.dimension, k.dimension_value, u.bucket, u.n
-                   FROM (SELECT DISTINCT granularity, kpi, period, dimension, dimension_value FROM kpi_hd) k
-                   JOIN kpis_kpivalue v ON {stored}
-                   CROSS JOIN LATERAL unnest(v.hist_keys, v.hist_counts) AS u(bucket, n)
-               ) x GROUP BY 1, 2, 3, 4, 5, 6
-           ) y GROUP BY 1, 2, 3, 4, 5""",
+        # Statistics for the few rows of the deltas: the stored values are then reached by their
+        # index, not hashed whole.
+        "ANALYZE kpi_d, kpi_hd",
+        # The histograms to merge, numbered: their buckets are then summed by two integers.
+        """CREATE TEMP TABLE kpi_hk ON COMMIT DROP AS
+           SELECT row_number() OVER () AS id, k.* FROM (
+               SELECT DISTINCT granularity, kpi, period, dimension, dimension_value FROM kpi_hd) k""",
+        MERGE_HISTOGRAMS,
         f"""CREATE TEMP TABLE kpi_merged ON COMMIT DROP AS
            SELECT k.granularity, k.kpi, k.period, k.dimension, k.dimension_value,
                   {numerator} AS numerator,
@@ -140,7 +135,50 @@ def apply_deltas(kpis: list[KPI], computed_at: datetime) -> int:
     written = 0
     with connection.cursor() as cursor:
         for sql in statements:
+            if sql is MERGE_HISTOGRAMS:
+                _merge_histograms(cursor, stored)
+                continue
             cursor.execute(sql, {"now": computed_at, "costs": costs})
             if sql.lstrip().startswith(("DELETE", "INSERT")):
                 written += cursor.rowcount
     return written
+
+
+#: The step of ``apply_deltas`` done in Python (``_merge_histograms``).
+MERGE_HISTOGRAMS = "-- merge the histograms"
+
+
+def _merge_histograms(cursor, stored: str) -> None:
+    """``kpi_hm``: each touched histogram (``kpi_hk``) with its bucket deltas (``kpi_hd``) added.
+    A stored histogram is sorted and a delta touches a few of its buckets: merged here in one
+    pass each, rather than every bucket of every histogram unnested and summed in SQL."""
+    cursor.execute(
+        "SELECT k.id, h.bucket, h.n::bigint FROM kpi_hd h JOIN kpi_hk k ON h.granularity = k.granularity "
+        "AND h.kpi = k.kpi AND h.period = k.period AND h.dimension = k.dimension "
+        "AND h.dimension_value = k.dimension_value"
+    )
+    deltas: dict[int, dict[int, int]] = {}
+    for histogram, bucket, n in cursor.fetchall():
+        deltas.setdefault(histogram, {})[bucket] = n
+    cursor.execute(f"SELECT k.id, v.hist_keys, v.hist_counts FROM kpi_hk k JOIN kpis_kpivalue v ON {stored}")
+    found = {histogram: (keys or [], counts or []) for histogram, keys, counts in cursor.fetchall()}
+    cursor.execute("CREATE TEMP TABLE kpi_hm_arrays (id bigint, keys smallint[], counts int[]) ON COMMIT DROP")
+    with cursor.copy("COPY kpi_hm_arrays (id, keys, counts) FROM STDIN") as copy:
+        for histogram, delta in deltas.items():
+            keys, counts = found.get(histogram, ([], []))
+            for bucket, n in sorted(delta.items()):
+                at = bisect_left(keys, bucket)
+                if at < len(keys) and keys[at] == bucket:
+                    counts[at] += n
+                    if not counts[at]:
+                        del keys[at], counts[at]
+                else:
+                    keys.insert(at, bucket)
+                    counts.insert(at, n)
+            # Written as COPY text: far faster than adapting each list element by element.
+            arrays = "\t".join("{" + ",".join(map(str, values)) + "}" if keys else "\\N" for values in (keys, counts))
+            copy.write(f"{histogram}\t{arrays}\n")
+    cursor.execute(
+        "CREATE TEMP TABLE kpi_hm ON COMMIT DROP AS SELECT k.granularity, k.kpi, k.period, k.dimension, "
+        "k.dimension_value, a.keys, a.counts FROM kpi_hk k JOIN kpi_hm_arrays a ON a.id = k.id"
+    )

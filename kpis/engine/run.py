@@ -26,6 +26,7 @@ from kpis.engine.contributions import (
     compute_changed,
     compute_days,
     compute_delta,
+    contributions_kept,
     delta_days,
     layout,
     replace_changed,
@@ -38,8 +39,6 @@ from kpis.models import Granularity, KPIRun
 from kpis.registry import KPI, KPIS
 
 LOCK_KEY = 7_204_551  # pg_advisory_xact_lock key of the KPI refresh
-#: Changes committed up to this long after a run started are picked up by the next run.
-OVERLAP = timedelta(minutes=5)
 #: How long the records of runs are kept (a full run removes older ones).
 RUNS_KEPT = timedelta(days=7)
 
@@ -96,6 +95,8 @@ def refresh_kpis(*, since: date | None = None, full: bool = False,
         keys = [kpi.key for kpi in KPIS]
         if previous is not None and previous.kpis != keys:
             previous = None  # a KPI added, removed or moved since: every row's contribution again, once
+        if previous is not None and not contributions_kept():
+            previous = None  # emptied (unlogged tables after a crash): every row's contribution again
         is_full = since is None and (full or previous is None)
         first = (first_day() or today) if is_full else (since or today)
         run = KPIRun.objects.create(started_at=now, full=is_full, first_day=min(first, today), kpis=keys)
@@ -118,7 +119,8 @@ def refresh_kpis(*, since: date | None = None, full: bool = False,
                     replaced.append((granularity, sorted(starts), [kpi.key for kpi in kpis]))
                 say(f"{granularity}: {len(starts)} period(s)")
         else:
-            moment = previous.started_at - OVERLAP
+            # Changes committed up to KPI_RUN_OVERLAP_SECONDS after the previous run started are read too.
+            moment = previous.started_at - timedelta(seconds=settings.KPI_RUN_OVERLAP_SECONDS)
             create_deltas()
             for source_key, plan in plans.items():  # the tickets first: the other sources follow them
                 changed = select_changed(plan, since=moment)

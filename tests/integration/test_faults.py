@@ -289,5 +289,9 @@ def test_redis_stopped_while_a_task_runs_the_worker_stays_up_and_carries_on(priv
 
 
 def _waiting_for_the_kpi_lock(cursor, key: int) -> bool:
-    cursor.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = %s AND NOT granted", [key])
+    cursor.execute(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = %s AND NOT granted "
+        "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+        [key],
+    )
     return cursor.fetchone()[0] == 1
