@@ -183,3 +183,17 @@ def test_a_full_rebuild_keeps_a_week_of_run_records(team, agent):
     assert KPIRun.objects.count() == 3
     refresh_kpis(full=True)
     assert KPIRun.objects.count() == 2  # the two of the last week
+
+
+def test_after_a_crash_emptied_the_contributions_the_next_run_rebuilds_everything(team, agent):
+    """The contributions are unlogged: PostgreSQL empties them after a crash."""
+    from django.db import connection
+
+    make_ticket(team=team, by=agent)
+    refresh_kpis(full=True)
+    before = stored()
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE kpis_contribution_tickets, kpis_contribution_responses")
+    result = refresh_kpis()
+    assert result.run.full
+    assert stored() == before and TicketContribution.objects.count() == 1
