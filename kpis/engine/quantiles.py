@@ -18,7 +18,9 @@ A quantile is interpolated between the two order statistics around its rank, wit
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from collections.abc import Iterable, Sequence
+from itertools import accumulate
 
 #: The relative error of every median and p90 the desk shows: 1 %.
 RELATIVE_ERROR = 0.01
@@ -48,56 +50,78 @@ def estimate(bucket: int) -> float:
 
 
 class Histogram:
-    """Counts by bucket; ``add`` merges a stored histogram in."""
+    """A sum of stored histograms (``add``), kept as the stored sorted arrays: a quantile is found by
+    bisecting each one's running counts (C-speed ``accumulate`` and ``bisect``) rather than by adding
+    every bucket of every histogram one by one — a dashboard merges a thousand of them per view."""
 
-    __slots__ = ("counts",)
+    __slots__ = ("parts",)
 
     def __init__(self) -> None:
-        self.counts: dict[int, int] = {}
+        #: (sorted bucket keys, running counts) of each histogram added
+        self.parts: list[tuple[Sequence[int], list[int]]] = []
 
     @classmethod
     def of(cls, values: Iterable[float]) -> Histogram:
-        histogram = cls()
+        counts: dict[int, int] = {}
         for value in values:
             bucket = key(value)
-            histogram.counts[bucket] = histogram.counts.get(bucket, 0) + 1
+            counts[bucket] = counts.get(bucket, 0) + 1
+        histogram = cls()
+        keys = sorted(counts)
+        histogram.add(keys, [counts[bucket] for bucket in keys])
         return histogram
 
     def add(self, keys: Sequence[int] | None, counts: Sequence[int] | None) -> None:
-        if not keys:
-            return
-        found = self.counts
-        for bucket, count in zip(keys, counts or (), strict=True):
-            found[bucket] = found.get(bucket, 0) + count
+        if keys:
+            self.parts.append((keys, list(accumulate(counts or ()))))
 
     @property
     def total(self) -> int:
-        return sum(self.counts.values())
+        return sum(running[-1] for _keys, running in self.parts)
 
     def arrays(self) -> tuple[list[int], list[int]]:
-        keys = sorted(self.counts)
-        return keys, [self.counts[bucket] for bucket in keys]
+        """The sum as one pair of sorted arrays (bucket keys, counts)."""
+        summed: dict[int, int] = {}
+        for keys, running in self.parts:
+            previous = 0
+            for bucket, upto in zip(keys, running, strict=True):
+                summed[bucket] = summed.get(bucket, 0) + upto - previous
+                previous = upto
+        keys = sorted(bucket for bucket, count in summed.items() if count)
+        return keys, [summed[bucket] for bucket in keys]
+
+    def _at_most(self, bucket: int) -> int:
+        """How many durations fall in buckets up to ``bucket``."""
+        found = 0
+        for keys, running in self.parts:
+            at = bisect_right(keys, bucket)
+            if at:
+                found += running[at - 1]
+        return found
+
+    def _order_statistic(self, rank: int, low: int, high: int) -> float:
+        """The value of the rank-th smallest duration (0-based): the first bucket holding more than
+        ``rank`` durations at or below it, by bisection over the bucket keys."""
+        while low < high:
+            middle = (low + high) // 2
+            if self._at_most(middle) > rank:
+                high = middle
+            else:
+                low = middle + 1
+        return estimate(low)
 
     def quantiles(self, *qs: float) -> list[float | None]:
         """Each quantile (0 ≤ q ≤ 1) in seconds, as ``percentile_cont`` places it; None when empty."""
         total = self.total
         if not total:
             return [None] * len(qs)
-        ordered = sorted(self.counts.items())
-
-        def order_statistic(rank: int) -> float:  # the value of the rank-th smallest (0-based)
-            seen = 0
-            for bucket, count in ordered:
-                seen += count
-                if seen > rank:
-                    return estimate(bucket)
-            return estimate(ordered[-1][0])
-
+        low = min(keys[0] for keys, _running in self.parts)
+        high = max(keys[-1] for keys, _running in self.parts)
         found: list[float | None] = []
         for q in qs:
             rank = q * (total - 1)
-            low = math.floor(rank)
-            below = order_statistic(low)
-            above = order_statistic(low + 1) if rank > low else below
-            found.append(below + (rank - low) * (above - below))
+            below_rank = math.floor(rank)
+            below = self._order_statistic(below_rank, low, high)
+            above = self._order_statistic(below_rank + 1, low, high) if rank > below_rank else below
+            found.append(below + (rank - below_rank) * (above - below))
         return found
