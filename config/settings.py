@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "kpis",
     "complaints",
     "notifications",
+    "mailboxes",
     "config.apps.DeskConfig",
 ]
 
@@ -160,6 +161,15 @@ STORAGES = {
     },
 }
 
+# Attachments (tickets.Attachment) go through Django's storage API: a folder by default; an
+# S3-compatible store by setting STORAGES["default"] (docs/mail.md).
+MEDIA_ROOT = env.path("MEDIA_ROOT", default=str(BASE_DIR / ".data" / "media"))
+MEDIA_URL = "/media/"  # never served as such: files go out through tickets:attachment only
+ATTACHMENT_MAX_BYTES = env.int("ATTACHMENT_MAX_BYTES", default=20 * 1024 * 1024)
+ATTACHMENT_MAX_TOTAL_BYTES = env.int("ATTACHMENT_MAX_TOTAL_BYTES", default=25 * 1024 * 1024)
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL},
     # Rate-limit counters (django-ratelimit): the same Redis, but a request never waits on it or fails
@@ -256,6 +266,11 @@ TICKET_PAUSE_CAP_DAYS = env.int("TICKET_PAUSE_CAP_DAYS", default=7)
 OUTBOX_MAX_ATTEMPTS = env.int("OUTBOX_MAX_ATTEMPTS", default=8)
 # Seconds a request waits on the broker to hand a message to a worker; the sweeper covers the rest.
 OUTBOX_PUBLISH_TIMEOUT = env.float("OUTBOX_PUBLISH_TIMEOUT", default=0.3)
+
+# Inbound e-mail (mailboxes): a CA bundle to trust for IMAP over TLS besides the system's (a
+# company CA, a test server); the acknowledgement and the reopening window are set per mailbox.
+IMAP_CA_FILE = env.str("IMAP_CA_FILE", default="")
+IMAP_TIMEOUT = env.int("IMAP_TIMEOUT", default=30)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -35,6 +35,13 @@ class OutgoingEmail(models.Model):
     body_html = models.TextField(_("HTML"), blank=True)
     language = models.CharField(_("language"), max_length=10)
     message_id = models.CharField(max_length=200, default=_message_id, unique=True, editable=False)
+    # Sent from this address (a mailbox's, so that the customer's answer reaches it); blank: DEFAULT_FROM_EMAIL.
+    from_email = models.EmailField(_("from"), max_length=254, blank=True, default="", db_default="")
+    # Threading: the message this one answers, and the conversation before it (Message-IDs, oldest first).
+    in_reply_to = models.CharField(max_length=998, blank=True, default="", db_default="")
+    references = models.JSONField(default=list, blank=True, db_default=[])
+    # Files sent with it, read from storage as it is sent: [{"path", "name", "content_type"}].
+    attachments = models.JSONField(default=list, blank=True, db_default=[])
     ticket = models.ForeignKey(
         "tickets.Ticket", verbose_name=_("ticket"), on_delete=models.CASCADE, null=True, blank=True,
         related_name="emails",

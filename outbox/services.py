@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.files.storage import default_storage
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import transaction
 from django.db.models import F, Q, QuerySet
@@ -53,14 +54,21 @@ def queue_email(
     kind: str,
     ticket: Any = None,
     not_before: datetime | None = None,
+    from_email: str = "",
+    in_reply_to: str = "",
+    references: list[str] | None = None,
+    attachments: list[dict[str, str]] | None = None,
 ) -> OutgoingEmail:
     """Write the message to the outbox and have it sent after the current transaction commits, or
-    from ``not_before`` on (the sweeper sends it then: a survey waits for the customer's morning)."""
+    from ``not_before`` on (the sweeper sends it then: a survey waits for the customer's morning).
+    ``from_email``, ``in_reply_to`` and ``references`` thread it into a conversation by e-mail;
+    ``attachments`` name files in the default storage, read as the message is sent."""
     subject, text, html = render_email(template, context, language)
     now = timezone.now()
     email = OutgoingEmail.objects.create(
         kind=kind, to=to, subject=subject, body_text=text, body_html=html, language=language, ticket=ticket,
-        next_attempt_at=max(not_before or now, now),
+        next_attempt_at=max(not_before or now, now), from_email=from_email, in_reply_to=in_reply_to,
+        references=references or [], attachments=attachments or [],
     )  # fmt: skip
     if email.next_attempt_at <= now:
         transaction.on_commit(lambda: enqueue_delivery(email.pk))
@@ -101,17 +109,39 @@ def permanent_failure(error: Exception) -> bool:
     return isinstance(code, int) and 500 <= code < 600
 
 
+#: Messages a person wrote (an agent's reply): every other kind goes out marked ``Auto-Submitted``, so
+#: that autoresponders do not answer it (RFC 3834).
+WRITTEN_BY_PEOPLE = frozenset({"ticket_reply"})
+#: An acknowledgement answers the customer's mail automatically.
+AUTO_REPLIES = frozenset({"ticket_received"})
+
+
+def _headers(email: OutgoingEmail) -> dict[str, str]:
+    headers = {"Message-ID": email.message_id}
+    if email.kind not in WRITTEN_BY_PEOPLE:
+        headers["Auto-Submitted"] = "auto-replied" if email.kind in AUTO_REPLIES else "auto-generated"
+    if email.in_reply_to:
+        headers["In-Reply-To"] = email.in_reply_to
+    if email.references:
+        headers["References"] = " ".join(email.references)
+    return headers
+
+
 def _message(email: OutgoingEmail) -> EmailMultiAlternatives:
-    """The message as it goes out: secret links written in now (``outbox.links``), never stored."""
+    """The message as it goes out: secret links written in now (``outbox.links``), never stored;
+    attached files read from storage now."""
     message = EmailMultiAlternatives(
         subject=email.subject,
         body=links.fill(email.body_text),
-        from_email=settings.DEFAULT_FROM_EMAIL,
+        from_email=email.from_email or settings.DEFAULT_FROM_EMAIL,
         to=[email.to],
-        headers={"Message-ID": email.message_id, "Auto-Submitted": "auto-generated"},
+        headers=_headers(email),
     )
     if email.body_html:
         message.attach_alternative(links.fill(email.body_html), "text/html")
+    for attached in email.attachments:
+        with default_storage.open(attached["path"], "rb") as stored:
+            message.attach(attached["name"], stored.read(), attached["content_type"])
     return message
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 from decimal import Decimal
 
@@ -311,6 +312,12 @@ class Ticket(models.Model):
 
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     updated_at = models.DateTimeField(_("updated"), default=timezone.now)
+    # The desk's address the customer wrote to (an e-mail channel's mailbox): replies go out from it.
+    reply_address = models.EmailField(_("reply from"), max_length=254, blank=True, default="", db_default="")
+    # The earlier ticket this one takes up again (the customer wrote back after the reopening window).
+    follows = models.ForeignKey(
+        "self", verbose_name=_("continues"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     # The key sent with the form or API call that created the ticket: a resubmit finds it again.
     creation_key = models.CharField(max_length=64, null=True, blank=True, unique=True, editable=False)
 
@@ -381,6 +388,7 @@ class EventKind(models.TextChoices):
     REOPENED = "reopened", _("reopened the ticket")
     UPDATED = "updated", _("updated the ticket")
     REPEATED = "repeated", _("recorded that the customer came back with the same problem")
+    RECEIVED = "received", _("wrote to the desk")
 
 
 class TicketEvent(models.Model):
@@ -415,3 +423,41 @@ class TicketEvent(models.Model):
 
 #: What the customer heard from the desk: a written reply, or a call or visit the agent logged.
 PUBLIC_EVENTS = (EventKind.REPLY, EventKind.CALL)
+
+
+def _attachment_path(attachment: Attachment, filename: str) -> str:
+    """Stored under a random name: what the sender called the file is kept in ``name`` only."""
+    return f"attachments/{timezone.now():%Y/%m}/{uuid.uuid4().hex}"
+
+
+class Attachment(models.Model):
+    """A file on a ticket: sent with a customer's e-mail, or added to a reply, a note or a new ticket.
+
+    Its type is what its content says (``tickets.attachments.sniff``), never its name. It is served
+    only through ``tickets:attachment``, which applies the ticket's access rule."""
+
+    ticket = models.ForeignKey(Ticket, verbose_name=_("ticket"), on_delete=models.CASCADE, related_name="attachments")
+    event = models.ForeignKey(
+        TicketEvent, on_delete=models.CASCADE, null=True, blank=True, related_name="attachments"
+    )
+    file = models.FileField(_("file"), upload_to=_attachment_path, max_length=200)
+    thumbnail = models.FileField(_("thumbnail"), upload_to=_attachment_path, max_length=200, blank=True)
+    name = models.CharField(_("name"), max_length=255)
+    content_type = models.CharField(_("type"), max_length=100)
+    size = models.PositiveBigIntegerField(_("size"))
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(_("added"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("attachment")
+        verbose_name_plural = _("attachments")
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_image(self) -> bool:
+        return bool(self.thumbnail)

@@ -12,6 +12,7 @@ with the same key for the same action on the same ticket changes nothing. API cl
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -23,7 +24,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from config.exceptions import ApplicationError, PreconditionFailed
+from outbox.models import OutgoingEmail
 from outbox.services import queue_email
+from tickets import attachments as files
 from tickets import hooks
 from tickets.models import (
     LIVE_CHANNELS,
@@ -192,18 +195,47 @@ def find_or_create_customer(*, name: str, email: str = "", phone: str = "", lang
     return customer
 
 
-def _email_customer(ticket: Ticket, template: str, context: dict[str, Any]) -> bool:
-    """Queue an e-mail to the ticket's customer through the outbox. False when they have no address."""
+#: A reply's References header names at most this many earlier messages (the first and the latest).
+REFERENCES_KEPT = 20
+
+
+def email_thread(ticket: Ticket) -> tuple[str, list[str]]:
+    """The customer's latest Message-ID (a reply answers it: ``In-Reply-To``) and every message of the
+    ticket's conversation so far, oldest first (``References``): what the customer wrote, kept on the
+    ``created`` and ``received`` events, and what the desk sent, kept in the outbox."""
+    received = [
+        (event.at, event.after["message_id"])
+        for event in ticket.events.filter(after__has_key="message_id").only("at", "after")
+        if event.after.get("message_id")
+    ]
+    sent = list(OutgoingEmail.objects.filter(ticket=ticket).values_list("created_at", "message_id"))
+    thread = [message_id for _at, message_id in sorted(received + sent)]
+    if len(thread) > REFERENCES_KEPT:
+        thread = thread[:1] + thread[-(REFERENCES_KEPT - 1) :]
+    latest = max(received)[1] if received else ""
+    return latest, thread
+
+
+def _email_customer(
+    ticket: Ticket, template: str, context: dict[str, Any], attached: Sequence[Any] = (), kind: str = ""
+) -> bool:
+    """Queue an e-mail to the ticket's customer through the outbox, from the address they wrote to
+    and threaded under their last message. False when they have no address."""
     customer = ticket.customer
     if not customer.email:
         return False
+    in_reply_to, references = email_thread(ticket)
     queue_email(
         to=customer.email,
         template=template,
         context={"ticket": ticket, "customer": customer, "desk_name": settings.DESK_NAME, **context},
         language=customer.preferred_language,
-        kind=template,
+        kind=kind or template,
         ticket=ticket,
+        from_email=ticket.reply_address,
+        in_reply_to=in_reply_to,
+        references=references,
+        attachments=files.for_email(attached),
     )
     return True
 
@@ -312,6 +344,11 @@ def create_ticket(
     request_key: str | None = None,
     complaint_source: str = "category",
     answered: bool = False,
+    attachments: Sequence[files.Upload] = (),
+    reply_address: str = "",
+    follows: Ticket | None = None,
+    message_id: str = "",
+    cc: Sequence[str] = (),
 ) -> Ticket:
     """Open a ticket with its reference and SLA due times. Writes a ``created`` event; counts a
     returning customer on their earlier ticket; sends ``hooks.ticket_created`` (a complaint
@@ -321,8 +358,13 @@ def create_ticket(
     logged. That contact is the first response, at the request time: the ticket opens with a ``call``
     event, and the agent takes it when no one else was chosen.
 
+    An e-mailed request brings the ``message_id`` of the customer's mail (a reply threads under it),
+    the desk's ``reply_address`` it was sent to, the earlier ticket it ``follows`` (written back after
+    the reopening window) and its ``attachments``.
+
     With a ``request_key`` already used, returns the ticket that key created (a
     double submit or a client retry creates one ticket). Keys are per user."""
+    files.check(attachments)
     if request_key:
         request_key = f"{by.pk if by else '-'}:{request_key}"[:64]
         existing = Ticket.objects.filter(creation_key=request_key).first()
@@ -362,6 +404,8 @@ def create_ticket(
         created_at=now,
         updated_at=now,
         creation_key=request_key or None,
+        reply_address=reply_address,
+        follows=follows,
     )
     calendar = _apply_sla(ticket)
     if answered:
@@ -378,7 +422,13 @@ def create_ticket(
         if existing is None:
             raise
         return existing
-    _record(ticket, EventKind.CREATED, by, at=now, after={"status": Status.NEW, "assignee": _user_key(assignee)})
+    created = {"status": Status.NEW, "assignee": _user_key(assignee)}
+    if message_id:
+        created.update(message_id=message_id, cc=[address.lower() for address in cc])
+    if follows is not None:
+        created["follows"] = follows.reference
+    event = _record(ticket, EventKind.CREATED, by, at=now, after=created)
+    files.store(ticket=ticket, event=event, by=by, files=attachments)
     if answered:
         call = {"direction": CallDirection.INBOUND, "status": Status.OPEN, "at": _iso(requested_at)}
         _record(ticket, EventKind.CALL, by, at=now, before={"status": Status.NEW}, after=call)
@@ -514,13 +564,21 @@ def update_ticket(
 
 
 @transaction.atomic
-def add_reply(*, ticket: Ticket | int, by: Actor, body: str, request_key: str | None = None) -> Ticket:
+def add_reply(
+    *,
+    ticket: Ticket | int,
+    by: Actor,
+    body: str,
+    request_key: str | None = None,
+    attachments: Sequence[files.Upload] = (),
+) -> Ticket:
     """A public reply to the customer. Sets ``first_response_at`` the first time and
-    moves a new ticket to open. Writes a ``reply`` event and queues the reply to the
-    customer's e-mail address through the outbox (none without an address)."""
+    moves a new ticket to open. Writes a ``reply`` event and queues the reply, with its
+    attachments, to the customer's e-mail address through the outbox (none without an address)."""
     body = (body or "").strip()
     if not body:
         raise ApplicationError(_("Write the reply first."), field="body")
+    files.check(attachments)
     ticket = _locked(ticket)
     if _already_done(ticket, request_key, EventKind.REPLY):
         return ticket
@@ -538,18 +596,12 @@ def add_reply(*, ticket: Ticket | int, by: Actor, body: str, request_key: str | 
         fields.append("status")
     _take(ticket, by, now, fields)
     _save(ticket, fields, now)
-    emailed = _email_customer(ticket, "ticket_reply", {"body": body})
+    event = _record(ticket, EventKind.REPLY, by, at=now, body=body, before=before, request_key=request_key)
+    attached = files.store(ticket=ticket, event=event, by=by, files=attachments)
+    emailed = _email_customer(ticket, "ticket_reply", {"body": body}, attached)
+    event.after = {"status": ticket.status, "emailed": emailed}
+    event.save(update_fields=["after"])
     hooks.customer_contacted.send(ticket=ticket, by=by, at=now)
-    _record(
-        ticket,
-        EventKind.REPLY,
-        by,
-        at=now,
-        body=body,
-        before=before,
-        after={"status": ticket.status, "emailed": emailed},
-        request_key=request_key,
-    )
     return ticket
 
 
@@ -602,18 +654,82 @@ def log_call(
     return ticket
 
 
+def acknowledge_request(ticket: Ticket) -> bool:
+    """Tell the customer that their e-mail opened ``ticket``, with its reference (an automatic reply,
+    in their language). False when they have no address."""
+    return _email_customer(ticket, "ticket_received", {})
+
+
+def known_correspondents(ticket: Ticket) -> set[str]:
+    """Addresses that may write on the ticket as the customer: theirs, and those the customer
+    copied in (Cc) on their own mails to the desk about it. Lower case."""
+    known = {ticket.customer.email.lower()} if ticket.customer.email else set()
+    for event in ticket.events.filter(after__has_key="cc").only("after"):
+        known.update(address.lower() for address in event.after.get("cc") or [])
+    return known
+
+
 @transaction.atomic
-def add_note(*, ticket: Ticket | int, by: Actor, body: str, request_key: str | None = None) -> Ticket:
-    """An internal note: never sets ``first_response_at``, never reaches the customer."""
+def receive_message(
+    *,
+    ticket: Ticket | int,
+    body: str,
+    at: datetime,
+    message_id: str,
+    sender: str,
+    cc: Sequence[str] = (),
+    reopen_days: int = 14,
+    attachments: Sequence[files.Upload] = (),
+    accepted_by: Actor = None,
+) -> Ticket | None:
+    """The customer wrote to the desk about ``ticket`` (an e-mail answering it): a ``received``
+    event in the timeline, as theirs, with the attachments. A pending ticket goes back to open (its
+    wait for the customer ends); a resolved or closed one reopens when it was resolved at most
+    ``reopen_days`` ago. Returns None, changing nothing, when it is older: the caller opens a new
+    ticket that follows it. ``accepted_by``: the agent who let through a mail from another sender."""
+    ticket = _locked(ticket)
+    now = timezone.now()
+    if ticket.status not in OPEN_STATUSES:
+        resolved = ticket.resolved_at or ticket.closed_at
+        if resolved is None or resolved < now - timedelta(days=reopen_days):
+            return None
+        ticket = _transition(
+            ticket, "reopen", EventKind.REOPENED, None, "", None, {"resolved_at": None, "closed_at": None},
+            counters=("reopen_count",),
+        )  # fmt: skip
+    elif ticket.status == Status.PENDING:
+        ticket = _transition(ticket, "resume", EventKind.RESUMED, None, "", None, {})
+    else:
+        _save(ticket, [], now)
+    after: dict[str, Any] = {"message_id": message_id, "from": sender, "cc": [a.lower() for a in cc]}
+    if accepted_by is not None:
+        after["accepted_by"] = _user_key(accepted_by)
+    event = _record(ticket, EventKind.RECEIVED, None, at=min(at, now), body=(body or "").strip(), after=after)
+    files.store(ticket=ticket, event=event, by=None, files=attachments)
+    return ticket
+
+
+@transaction.atomic
+def add_note(
+    *,
+    ticket: Ticket | int,
+    by: Actor,
+    body: str,
+    request_key: str | None = None,
+    attachments: Sequence[files.Upload] = (),
+) -> Ticket:
+    """An internal note, with its attachments: never sets ``first_response_at``, never reaches the customer."""
     body = (body or "").strip()
     if not body:
         raise ApplicationError(_("Write the note first."), field="body")
+    files.check(attachments)
     ticket = _locked(ticket)
     if _already_done(ticket, request_key, EventKind.NOTE):
         return ticket
     now = timezone.now()
     _save(ticket, [], now)
-    _record(ticket, EventKind.NOTE, by, at=now, body=body, request_key=request_key)
+    event = _record(ticket, EventKind.NOTE, by, at=now, body=body, request_key=request_key)
+    files.store(ticket=ticket, event=event, by=by, files=attachments)
     return ticket
 
 
