@@ -17,6 +17,9 @@ who listens. Read it top to bottom to follow a ticket across the apps:
 Secret links in e-mail (a survey's) are written in only as a message is sent
 (``outbox.links``): the stored rows never hold a working link.
 
+Mail comes in through ``mailboxes.services.ingest``, which calls down into the ticket services
+(``create_ticket``, ``receive_message``); the ticket page shows the mails held for an agent.
+
 The ticket page shows the complaint and survey panels, and the queue narrows to the
 tickets behind a KPI figure, through the same hooks.
 """
@@ -31,6 +34,7 @@ from complaints.services import (
 )
 from config.accounts import password_reset_link
 from kpis.selectors import narrow_queue_to_figure
+from mailboxes.views import held_panel
 from outbox import links
 from surveys import hooks as survey_hooks
 from surveys.selectors import survey_panel
@@ -46,6 +50,7 @@ def connect() -> None:
     survey_hooks.follow_up_opened.connect(grade_survey_complaint)
     hooks.ticket_panels.connect(complaint_panel)
     hooks.ticket_panels.connect(survey_panel)
+    hooks.ticket_panels.connect(held_panel)
     hooks.queue_narrowing.connect(narrow_queue_to_figure)
     links.register("survey", survey_link)
     links.register("password_reset", password_reset_link)

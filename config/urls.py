@@ -30,6 +30,7 @@ urlpatterns = [
     path("dashboard/", include("kpis.urls")),
     path("complaints/", include("complaints.urls")),
     path("notifications/", include("notifications.urls")),
+    path("mail/", include("mailboxes.urls")),
     path("api/", include("tickets.api_urls")),
     path("api/", include("surveys.api_urls")),
     path("api/", include("kpis.api_urls")),

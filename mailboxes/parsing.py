@@ -14,7 +14,6 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from email import message_from_bytes, policy
-from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import getaddresses, parsedate_to_datetime
 
@@ -169,11 +168,6 @@ def parse(raw: bytes) -> ParsedMail:
     assert isinstance(message, EmailMessage)
     senders = _addresses(message, "From")
     sender_name, sender = senders[0] if senders else ("", "")
-    if sender_name:
-        try:
-            sender_name = str(Address(display_name=sender_name).display_name)
-        except (ValueError, TypeError):
-            pass
     message_ids = _ids(_header(message, "Message-ID"))
     message_id = message_ids[0] if message_ids else f"<{hashlib.sha256(raw).hexdigest()}@no-message-id>"
     try:
@@ -190,8 +184,10 @@ def parse(raw: bytes) -> ParsedMail:
         disposition = part.get_content_disposition()
         filename = part.get_filename()
         content_type = part.get_content_type()
-        if disposition == "attachment" or (filename and disposition != "inline") or (
-            filename and not content_type.startswith("text/")
+        if (
+            disposition == "attachment"
+            or (filename and disposition != "inline")
+            or (filename and not content_type.startswith("text/"))
         ):
             attachments.append(Part(name=str(filename or "attachment"), data=part.get_payload(decode=True) or b""))
         elif content_type == "text/plain" and not text:

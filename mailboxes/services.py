@@ -75,7 +75,9 @@ def thread_ticket(mail: parsing.ParsedMail) -> tuple[Ticket | None, str]:
         rank = {message_id: position for position, message_id in enumerate(ids)}
         candidates = [
             *OutgoingEmail.objects.filter(message_id__in=ids, ticket__isnull=False).values_list("message_id", "ticket"),
-            *InboundMessage.objects.filter(message_id__in=ids, ticket__isnull=False).values_list("message_id", "ticket"),
+            *InboundMessage.objects.filter(message_id__in=ids, ticket__isnull=False).values_list(
+                "message_id", "ticket"
+            ),
         ]
         if candidates:
             _message_id, ticket_id = min(candidates, key=lambda pair: rank[pair[0]])
@@ -207,7 +209,9 @@ def _decide(
     return Outcome.TICKET, "", open_ticket(mailbox, mail, received_at)
 
 
-def ingest(mailbox: Mailbox, raw: bytes, *, uid: int | None = None, arrived_at: datetime | None = None) -> InboundMessage:
+def ingest(
+    mailbox: Mailbox, raw: bytes, *, uid: int | None = None, arrived_at: datetime | None = None
+) -> InboundMessage:
     """Take one raw mail from ``mailbox`` (IMAP ``uid``, arrival time ``arrived_at``). A mail already
     taken (same Message-ID in this mailbox) is returned as it was recorded, changing nothing."""
     mail = parsing.parse(raw)

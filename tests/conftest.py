@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import tempfile
 import uuid
 
 import pytest
@@ -61,6 +62,8 @@ def _test_settings():
         },
         # Every test opens survey pages from 127.0.0.1; the limit has its own test, from its own address.
         SURVEY_GET_RATE="10000/m",
+        # Attachments and held mails are written to a folder of this test process's own.
+        MEDIA_ROOT=tempfile.mkdtemp(prefix="desk-media-"),
         # Rate-limit counters live in Redis, which outlives a test run: each run counts afresh.
         CACHES={
             **django_settings.CACHES,

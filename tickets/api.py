@@ -7,6 +7,7 @@ turns into a 400 with field errors. Another team's ticket is a 404.
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
+from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import generics, serializers, status
 from rest_framework.request import Request
@@ -15,10 +16,10 @@ from rest_framework.views import APIView
 
 from config.api import IDEMPOTENCY_HEADER as IDEMPOTENCY_HEADER_NAME
 from config.api import AwareDateTimeField, InputSerializer, idempotent
-from tickets import services
+from tickets import attachments, services
 from tickets.access import acting_user, get_ticket_for_user, teams_for_user
 from tickets.filters import TicketFilter
-from tickets.models import CallDirection, Category, Channel, Priority, Team, Ticket
+from tickets.models import Attachment, CallDirection, Category, Channel, Priority, Team, Ticket
 from tickets.selectors import queue_for_user
 
 User = get_user_model()
@@ -164,9 +165,49 @@ class TicketUpdateInputSerializer(_TeamScopedSerializer):
     other_cost = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, required=False)
 
 
+class AttachmentsField(serializers.ListField):
+    """Files sent as multipart/form-data (the same name repeated), within the per-file and
+    per-message limits; cleaned into ``tickets.attachments.Upload``s."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("child", serializers.FileField(allow_empty_file=True))
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("default", list)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        uploaded = super().to_internal_value(data)
+        uploads = [attachments.Upload(name=f.name, content=f, size=f.size) for f in uploaded]
+        reasons = attachments.too_large(uploads)
+        if reasons:
+            raise serializers.ValidationError(reasons)
+        return uploads
+
+
 class ReplyInputSerializer(TicketInputSerializer):
     body = serializers.CharField(max_length=20000)
     internal = serializers.BooleanField(default=False, help_text="true: an internal note, never sent to the customer.")
+    attachments = AttachmentsField(help_text="Files sent with the reply (multipart/form-data), kept on the ticket.")
+
+
+class AttachmentInputSerializer(TicketInputSerializer):
+    attachments = AttachmentsField(min_length=1, help_text="One or more files (multipart/form-data).")
+
+
+class AttachmentOutputSerializer(serializers.ModelSerializer):
+    url = serializers.SerializerMethodField(help_text="Download (the ticket's access rule applies).")
+    thumbnail_url = serializers.SerializerMethodField(help_text="A picture's thumbnail; null for other files.")
+
+    class Meta:
+        model = Attachment
+        fields = ["id", "name", "content_type", "size", "event", "created_at", "url", "thumbnail_url"]
+        read_only_fields = fields
+
+    def get_url(self, attached: Attachment) -> str:
+        return reverse("tickets:attachment", args=[attached.ticket_id, attached.pk])
+
+    def get_thumbnail_url(self, attached: Attachment) -> str | None:
+        return reverse("tickets:thumbnail", args=[attached.ticket_id, attached.pk]) if attached.thumbnail else None
 
 
 class CallInputSerializer(TicketInputSerializer):
@@ -285,7 +326,33 @@ class TicketReplyApi(_TicketActionApi):
 
     def act(self, request, ticket, data):
         service = services.add_note if data["internal"] else services.add_reply
-        return service(ticket=ticket, by=acting_user(request), body=data["body"])
+        return service(ticket=ticket, by=acting_user(request), body=data["body"], attachments=data["attachments"])
+
+
+class TicketAttachmentsApi(APIView):
+    """The ticket's files (a customer's e-mail's, a reply's, a note's), or add files to it."""
+
+    @extend_schema(responses=AttachmentOutputSerializer(many=True))
+    def get(self, request: Request, pk: int) -> Response:
+        ticket = get_ticket_for_user(request.user, pk)
+        return Response(AttachmentOutputSerializer(ticket.attachments.order_by("id"), many=True).data)
+
+    @extend_schema(
+        request={"multipart/form-data": AttachmentInputSerializer},
+        responses={201: AttachmentOutputSerializer(many=True)},
+        parameters=[IDEMPOTENCY_HEADER],
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        return idempotent(request, lambda: self._add(request, pk))
+
+    def _add(self, request: Request, pk: int) -> Response:
+        ticket = get_ticket_for_user(request.user, pk, write=True)
+        data = AttachmentInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        added = services.add_attachments(
+            ticket=ticket, by=acting_user(request), attachments=data.validated_data["attachments"]
+        )
+        return Response(AttachmentOutputSerializer(added, many=True).data, status=status.HTTP_201_CREATED)
 
 
 class TicketCallApi(_TicketActionApi):

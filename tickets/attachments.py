@@ -118,9 +118,7 @@ def _thumbnail(content: IO[bytes]) -> bytes | None:
         return None
 
 
-def store(
-    *, ticket: Ticket, event: TicketEvent | None, by: Actor, files: Iterable[Upload]
-) -> list[Attachment]:
+def store(*, ticket: Ticket, event: TicketEvent | None, by: Actor, files: Iterable[Upload]) -> list[Attachment]:
     """Save ``files`` on ``ticket`` (and the event they came with). Call ``check`` first."""
     saved = []
     for upload in files:

@@ -9,8 +9,10 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.functional import lazy
 from django.utils.translation import gettext_lazy as _
 
+from tickets import attachments
 from tickets.models import LIVE_CHANNELS, CallDirection, Category, Channel, Priority, Team
 from tickets.selectors import assignable_users
 
@@ -36,6 +38,42 @@ class ActionForm(forms.Form):
             self.initial.setdefault("request_key", uuid.uuid4().hex)
 
 
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+def _limits() -> str:
+    return str(
+        _("Up to %(file)s a file, %(total)s in all. Pictures show as thumbnails; other files are only downloaded.")
+        % {
+            "file": attachments.megabytes(settings.ATTACHMENT_MAX_BYTES),
+            "total": attachments.megabytes(settings.ATTACHMENT_MAX_TOTAL_BYTES),
+        }
+    )
+
+
+class AttachmentsField(forms.FileField):
+    """Any number of files (none required), within the per-file and per-message limits: cleaned
+    into ``tickets.attachments.Upload``s."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("label", _("Attachments"))
+        kwargs.setdefault("help_text", lazy(_limits, str)())
+        kwargs.setdefault("widget", MultipleFileInput())
+        super().__init__(**kwargs)
+
+    def clean(self, data, initial=None):
+        single = super().clean
+        items = data if isinstance(data, list | tuple) else [data]
+        uploaded = [single(item, initial) for item in items if item]
+        uploads = [attachments.Upload(name=f.name, content=f, size=f.size) for f in uploaded]
+        reasons = attachments.too_large(uploads)
+        if reasons:
+            raise forms.ValidationError(reasons)
+        return uploads
+
+
 class TicketCreateForm(ActionForm):
     customer_name = forms.CharField(label=_("Customer name"), max_length=200)
     customer_email = forms.EmailField(label=_("Customer e-mail"), max_length=254, required=False)
@@ -47,6 +85,7 @@ class TicketCreateForm(ActionForm):
     description = forms.CharField(
         label=_("Description"), max_length=20000, required=False, widget=forms.Textarea(attrs={"rows": 4})
     )
+    attachments = AttachmentsField()
     category = forms.ModelChoiceField(label=_("Category"), queryset=Category.objects.filter(active=True))
     channel = forms.ChoiceField(label=_("Channel"), choices=Channel.choices, initial=Channel.PHONE)
     priority = forms.ChoiceField(label=_("Priority"), choices=Priority.choices, initial=Priority.NORMAL)
@@ -118,6 +157,7 @@ class TicketCreateForm(ActionForm):
 
 class ReplyForm(ActionForm):
     body = forms.CharField(label=_("Reply to the customer"), max_length=20000, widget=forms.Textarea(attrs={"rows": 4}))
+    attachments = AttachmentsField(label=_("Send with the reply"))
 
 
 class CallForm(ActionForm):
@@ -135,6 +175,7 @@ class CallForm(ActionForm):
 
 class NoteForm(ActionForm):
     body = forms.CharField(label=_("Internal note"), max_length=20000, widget=forms.Textarea(attrs={"rows": 3}))
+    attachments = AttachmentsField()
 
 
 class AssignForm(ActionForm):

@@ -437,9 +437,7 @@ class Attachment(models.Model):
     only through ``tickets:attachment``, which applies the ticket's access rule."""
 
     ticket = models.ForeignKey(Ticket, verbose_name=_("ticket"), on_delete=models.CASCADE, related_name="attachments")
-    event = models.ForeignKey(
-        TicketEvent, on_delete=models.CASCADE, null=True, blank=True, related_name="attachments"
-    )
+    event = models.ForeignKey(TicketEvent, on_delete=models.CASCADE, null=True, blank=True, related_name="attachments")
     file = models.FileField(_("file"), upload_to=_attachment_path, max_length=200)
     thumbnail = models.FileField(_("thumbnail"), upload_to=_attachment_path, max_length=200, blank=True)
     name = models.CharField(_("name"), max_length=255)

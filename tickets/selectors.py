@@ -127,7 +127,7 @@ def _field_value(name: str, value: Any) -> Any:
 
 def timeline_for(ticket: Ticket) -> list:
     """The ticket's events, oldest first, each with ``changes``: (label, before, after)."""
-    events = list(ticket.events.select_related("actor").order_by("at", "id"))
+    events = list(ticket.events.select_related("actor").prefetch_related("attachments").order_by("at", "id"))
     for event in events:
         event.changes = [
             (_field_label(name), _field_value(name, event.before.get(name)), _field_value(name, value))

@@ -654,6 +654,17 @@ def log_call(
     return ticket
 
 
+@transaction.atomic
+def add_attachments(*, ticket: Ticket | int, by: Actor, attachments: Sequence[files.Upload]) -> list[Any]:
+    """Files added to the ticket on their own (the API): kept on the ticket, sent to no one."""
+    files.check(attachments)
+    if not attachments:
+        raise ApplicationError(_("Choose at least one file."), field="attachments")
+    ticket = _locked(ticket)
+    _save(ticket, [], timezone.now())
+    return files.store(ticket=ticket, event=None, by=by, files=attachments)
+
+
 def acknowledge_request(ticket: Ticket) -> bool:
     """Tell the customer that their e-mail opened ``ticket``, with its reference (an automatic reply,
     in their language). False when they have no address."""

@@ -17,4 +17,6 @@ urlpatterns = [
     path("<int:pk>/resolve/", views.ticket_resolve, name="resolve"),
     path("<int:pk>/close/", views.ticket_close, name="close"),
     path("<int:pk>/reopen/", views.ticket_reopen, name="reopen"),
+    path("<int:pk>/files/<int:attachment_pk>/", views.attachment, name="attachment"),
+    path("<int:pk>/files/<int:attachment_pk>/thumbnail/", views.attachment, {"thumbnail": True}, name="thumbnail"),
 ]

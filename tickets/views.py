@@ -13,8 +13,8 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
@@ -24,10 +24,10 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from config.exceptions import ApplicationError
 from tickets import forms, hooks, services
-from tickets.access import acting_user, get_ticket_for_user, teams_for_user
+from tickets.access import acting_user, get_ticket_for_user, parse_pk, teams_for_user
 from tickets.calendars import calendar_by_id
 from tickets.filters import TicketFilter
-from tickets.models import Status, Ticket
+from tickets.models import Attachment, Status, Ticket
 from tickets.selectors import queue_for_user, sla_clock, timeline_for, working_duration
 from tickets.worktime import working_time_between
 
@@ -96,12 +96,12 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @login_required
 def ticket_create(request: HttpRequest) -> HttpResponse:
-    form = forms.TicketCreateForm(request.POST or None, teams=teams_for_user(request.user))
+    form = forms.TicketCreateForm(request.POST or None, request.FILES or None, teams=teams_for_user(request.user))
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
             fields = ("subject", "description", "category", "channel", "priority", "team", "assignee", "product",
-                      "serial_number", "requested_at", "answered", "resolution")  # fmt: skip
+                      "serial_number", "requested_at", "answered", "resolution", "attachments")  # fmt: skip
             ticket = services.log_ticket(
                 by=acting_user(request),
                 customer={
@@ -217,8 +217,10 @@ def ticket_reply(request: HttpRequest, pk: int) -> HttpResponse:
         request,
         pk,
         "reply",
-        forms.ReplyForm(request.POST),
-        lambda t, d: services.add_reply(ticket=t, by=acting_user(request), body=d["body"], request_key=_key(d)),
+        forms.ReplyForm(request.POST, request.FILES),
+        lambda t, d: services.add_reply(
+            ticket=t, by=acting_user(request), body=d["body"], request_key=_key(d), attachments=d["attachments"]
+        ),
         _("Your reply was added."),
     )
 
@@ -250,8 +252,10 @@ def ticket_note(request: HttpRequest, pk: int) -> HttpResponse:
         request,
         pk,
         "note",
-        forms.NoteForm(request.POST),
-        lambda t, d: services.add_note(ticket=t, by=acting_user(request), body=d["body"], request_key=_key(d)),
+        forms.NoteForm(request.POST, request.FILES),
+        lambda t, d: services.add_note(
+            ticket=t, by=acting_user(request), body=d["body"], request_key=_key(d), attachments=d["attachments"]
+        ),
         _("The internal note was added."),
     )
 
@@ -335,3 +339,33 @@ def ticket_reopen(request: HttpRequest, pk: int) -> HttpResponse:
         lambda t, d: services.reopen_ticket(ticket=t, by=acting_user(request), reason=d["reason"], request_key=_key(d)),
         _("The ticket was reopened."),
     )
+
+
+#: Served files never run in the desk's origin: no script, no plugin, no frame, no form.
+ATTACHMENT_CSP = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox"
+
+
+@require_GET
+@login_required
+def attachment(request: HttpRequest, pk: int, attachment_pk: int, thumbnail: bool = False) -> FileResponse:
+    """A ticket's file, for those who may see the ticket: always a download (the thumbnail of a
+    picture, re-encoded by the desk, is the one thing shown inline)."""
+    ticket = get_ticket_for_user(request.user, pk)
+    attached = get_object_or_404(Attachment, pk=parse_pk(attachment_pk), ticket=ticket)
+    if thumbnail:
+        if not attached.thumbnail:
+            raise Http404
+        stored = attached.thumbnail.open("rb")
+        head = stored.read(8)
+        stored.seek(0)
+        response = FileResponse(stored, content_type="image/png" if head.startswith(b"\x89PNG") else "image/jpeg")
+        response["Content-Disposition"] = "inline"
+    else:
+        response = FileResponse(
+            attached.file.open("rb"), as_attachment=True, filename=attached.name, content_type=attached.content_type
+        )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = ATTACHMENT_CSP
+    response["Cache-Control"] = "private, max-age=3600"
+    response["Cross-Origin-Resource-Policy"] = "same-origin"
+    return response

@@ -12,7 +12,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('tickets', '0014_ticket_follows_ticket_reply_address_and_more'),
+        ('tickets', '0014_email_channel_and_attachments'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
