@@ -48,7 +48,9 @@ class DovecotServer:
              "-keyout", str(root / "key.pem"), "-out", str(self.cert)],
             check=True, capture_output=True,
         )  # fmt: skip
-        self.passwd.write_text("")
+        # Users written before the start: Dovecot reads the file again only when its mtime moves (seconds).
+        self.users = [(f"desk-{n}-{uuid.uuid4().hex[:8]}@servicedesk.test", uuid.uuid4().hex) for n in range(500)]
+        self.passwd.write_text("".join(f"{user}:{{PLAIN}}{password}\n" for user, password in self.users))
         if os.geteuid() == 0:  # mail is never read as root: as Dovecot's own user
             mail_user = login_user = "dovecot"
             login_user = "dovenull"
@@ -92,7 +94,9 @@ userdb {{
 }}
 """
         )
-        subprocess.run(["dovecot", "-c", str(root / "dovecot.conf")], check=True, capture_output=True)
+        # Dovecot forks into the background: its children must not hold a pipe the test waits on.
+        with (root / "start.log").open("wb") as log:
+            subprocess.run(["dovecot", "-c", str(root / "dovecot.conf")], check=True, stdout=log, stderr=log)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             try:
@@ -106,7 +110,8 @@ userdb {{
         raise RuntimeError(f"Dovecot did not start: {(root / 'dovecot.log').read_text()[-2000:]}")
 
     def stop(self) -> None:
-        subprocess.run(["dovecot", "-c", str(self.root / "dovecot.conf"), "stop"], capture_output=True)
+        subprocess.run(["dovecot", "-c", str(self.root / "dovecot.conf"), "stop"],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
 
     def ssl_context(self) -> ssl.SSLContext:
         return ssl.create_default_context(cafile=str(self.cert))
@@ -117,8 +122,5 @@ userdb {{
         return client
 
     def add_user(self) -> tuple[str, str]:
-        """A new mailbox: (user, password)."""
-        user, password = f"desk-{uuid.uuid4().hex[:10]}@servicedesk.test", uuid.uuid4().hex
-        with self.passwd.open("a") as passwd:
-            passwd.write(f"{user}:{{PLAIN}}{password}\n")
-        return user, password
+        """A mailbox no test used yet: (user, password)."""
+        return self.users.pop()

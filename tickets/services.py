@@ -712,10 +712,13 @@ def receive_message(
         ticket = _transition(ticket, "resume", EventKind.RESUMED, None, "", None, {})
     else:
         _save(ticket, [], now)
-    after: dict[str, Any] = {"message_id": message_id, "from": sender, "cc": [a.lower() for a in cc]}
+    after: dict[str, Any] = {
+        "message_id": message_id, "from": sender, "cc": [a.lower() for a in cc], "received_at": _iso(min(at, now)),
+    }  # fmt: skip
     if accepted_by is not None:
         after["accepted_by"] = _user_key(accepted_by)
-    event = _record(ticket, EventKind.RECEIVED, None, at=min(at, now), body=(body or "").strip(), after=after)
+    # In the timeline when the desk took it in: the order of the conversation as the desk saw it.
+    event = _record(ticket, EventKind.RECEIVED, None, at=now, body=(body or "").strip(), after=after)
     files.store(ticket=ticket, event=event, by=None, files=attachments)
     return ticket
 
