@@ -56,6 +56,12 @@ def _kind(name: str, parameter: str) -> str:
         return "agent"
     if parameter == "token":
         return "token"
+    if parameter == "attachment_pk":
+        return "attachment"
+    if parameter == "event_pk":
+        return "event"
+    if name.startswith("mailboxes:"):
+        return "mail"
     if parameter == "ticket_pk" or name.startswith(("tickets:", "api-ticket", "survey_results:call")):
         return "ticket"
     if name.startswith(("complaints:", "api-complaint")):
@@ -75,6 +81,19 @@ def objects(team, agent, other_team, outsider):
     invitation = ticket.survey
     from outbox.models import OutgoingEmail
 
+    from django.utils import timezone
+
+    from mailboxes.models import InboundMessage, Mailbox, Outcome
+    from tickets.attachments import Upload
+
+    ticket_services.add_note(ticket=ticket, by=agent, body="发票", attachments=[Upload.from_bytes("a.pdf", b"%PDF-1")])
+    mailbox = Mailbox.objects.create(name="Support", address="service@example.com", host="imap.example.com",
+                                     username="u", password="p", team=team, category=ticket.category)  # fmt: skip
+    event = ticket.events.order_by("id").first()
+    mail = InboundMessage.objects.create(
+        mailbox=mailbox, message_id="<x@example.com>", sender="li.lei@example.com", received_at=timezone.now(),
+        outcome=Outcome.HELD, ticket=ticket, event=event,
+    )  # fmt: skip
     other_customer = CustomerFactory(email="han.meimei@example.com")
     other = make_ticket(team=other_team, by=outsider, customer=other_customer)
     other = ticket_services.resolve_ticket(ticket=other, by=outsider, note="ok")
@@ -83,6 +102,9 @@ def objects(team, agent, other_team, outsider):
         "complaint": ticket.complaint.pk,
         "agent": agent.username,
         "outbox": OutgoingEmail.objects.order_by("pk").first().pk,
+        "attachment": ticket.attachments.get().pk,
+        "mail": mail.pk,
+        "event": event.pk,
         "token": survey_services.token_for(invitation.nonce),
         "other_token": survey_services.token_for(other.survey.nonce),
         "table": "summary",
