@@ -15,7 +15,7 @@ import logging
 import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import connection
@@ -35,7 +35,7 @@ BATCH_BYTES = 8 * 1024 * 1024
 @dataclass
 class Fetched:
     taken: int = 0
-    outcomes: dict[str, int] | None = None
+    outcomes: dict[str, int] = field(default_factory=dict)
     skipped: bool = False  # another worker is reading this mailbox
 
 
@@ -83,7 +83,7 @@ def _batches(sizes: dict[int, int]) -> Iterator[list[int]]:
 def fetch(mailbox: Mailbox, *, limit: int | None = None) -> Fetched:
     """Take the mailbox's new mail (at most ``limit`` mails). Raises what the IMAP server or the
     network raise; ``fetch_all`` records it on the mailbox."""
-    result = Fetched(outcomes={})
+    result = Fetched()
     with _reading(mailbox) as got:
         if not got:
             result.skipped = True

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from email.utils import getaddresses, parsedate_to_datetime
@@ -173,7 +173,7 @@ def parse(raw: bytes) -> ParsedMail:
     try:
         date = parsedate_to_datetime(_header(message, "Date"))
         if date is not None and timezone.is_naive(date):
-            date = timezone.make_aware(date, timezone.UTC)
+            date = date.replace(tzinfo=UTC)
     except (TypeError, ValueError, IndexError):
         date = None
 
@@ -189,7 +189,10 @@ def parse(raw: bytes) -> ParsedMail:
             or (filename and disposition != "inline")
             or (filename and not content_type.startswith("text/"))
         ):
-            attachments.append(Part(name=str(filename or "attachment"), data=part.get_payload(decode=True) or b""))
+            payload = part.get_payload(decode=True)
+            attachments.append(
+                Part(name=str(filename or "attachment"), data=payload if isinstance(payload, bytes) else b"")
+            )
         elif content_type == "text/plain" and not text:
             text = decode_part(part)
         elif content_type == "text/html" and not html:

@@ -62,7 +62,7 @@ def _latest(ticket: Ticket) -> Ticket:
     for _step in range(FOLLOW_DEPTH):
         follower = Ticket.objects.filter(follows=ticket).order_by("-id").first()
         if follower is None:
-            break
+            return ticket
         ticket = follower
     return ticket
 
@@ -85,9 +85,9 @@ def thread_ticket(mail: parsing.ParsedMail) -> tuple[Ticket | None, str]:
             return _latest(ticket), "thread"
     reference = parsing.ticket_reference(mail.subject)
     if reference:
-        ticket = Ticket.objects.select_related("customer").filter(reference=reference).first()
-        if ticket is not None and mail.sender in tickets.known_correspondents(ticket):
-            return _latest(ticket), "reference"
+        named = Ticket.objects.select_related("customer").filter(reference=reference).first()
+        if named is not None and mail.sender in tickets.known_correspondents(named):
+            return _latest(named), "reference"
     return None, ""
 
 
@@ -244,7 +244,7 @@ def ingest(
 
 
 def _raw(message: InboundMessage) -> bytes:
-    with default_storage.open(message.raw.name, "rb") as stored:
+    with default_storage.open(str(message.raw.name), "rb") as stored:
         return stored.read()
 
 

@@ -79,11 +79,10 @@ def objects(team, agent, other_team, outsider):
     ticket_services.add_reply(ticket=ticket, by=agent, body="我们马上处理")
     ticket = ticket_services.resolve_ticket(ticket=ticket, by=agent, note="已修复")
     invitation = ticket.survey
-    from outbox.models import OutgoingEmail
-
     from django.utils import timezone
 
     from mailboxes.models import InboundMessage, Mailbox, Outcome
+    from outbox.models import OutgoingEmail
     from tickets.attachments import Upload
 
     ticket_services.add_note(ticket=ticket, by=agent, body="发票", attachments=[Upload.from_bytes("a.pdf", b"%PDF-1")])

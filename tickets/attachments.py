@@ -110,9 +110,9 @@ def _thumbnail(content: IO[bytes]) -> bytes | None:
                 return None
             image.thumbnail(THUMBNAIL_SIZE)
             keep_alpha = image.mode in ("RGBA", "LA", "P")
-            image = image.convert("RGBA" if keep_alpha else "RGB")
+            small = image.convert("RGBA" if keep_alpha else "RGB")
             out = io.BytesIO()
-            image.save(out, format="PNG" if keep_alpha else "JPEG", quality=85)
+            small.save(out, format="PNG" if keep_alpha else "JPEG", quality=85)
             return out.getvalue()
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
         return None
@@ -145,4 +145,4 @@ def store(*, ticket: Ticket, event: TicketEvent | None, by: Actor, files: Iterab
 
 def for_email(attachments: Iterable[Attachment]) -> list[dict[str, str]]:
     """How the outbox finds the files of a reply when it sends it (storage name, name, type)."""
-    return [{"path": a.file.name, "name": a.name, "content_type": a.content_type} for a in attachments]
+    return [{"path": str(a.file.name), "name": a.name, "content_type": a.content_type} for a in attachments]

@@ -422,7 +422,7 @@ def create_ticket(
         if existing is None:
             raise
         return existing
-    created = {"status": Status.NEW, "assignee": _user_key(assignee)}
+    created: dict[str, Any] = {"status": Status.NEW, "assignee": _user_key(assignee)}
     if message_id:
         created.update(message_id=message_id, cc=[address.lower() for address in cc])
     if follows is not None:

@@ -6,6 +6,7 @@ import datetime as dt
 
 import pytest
 from django.db import connections
+
 from mailboxes import fetching
 from mailboxes.models import InboundMessage, Outcome
 from outbox.models import OutgoingEmail
