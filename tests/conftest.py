@@ -26,6 +26,8 @@ from tests.factories import TeamFactory, UserFactory, make_ticket
 from tests.smtp import SMTPServer
 from tickets.access import MANAGERS_GROUP
 
+pytest_plugins = ["tests.mail_fixtures"]
+
 
 def pytest_configure(config):
     """A queue of this test process's own on the shared broker: the Celery workers the tests start

@@ -10,7 +10,7 @@ from django.db import connections
 from mailboxes import fetching
 from mailboxes.models import InboundMessage, Outcome
 from outbox.models import OutgoingEmail
-from tests.mailboxes.conftest import eml
+from tests.mail_fixtures import eml
 from tickets.models import Channel, Ticket
 
 pytestmark = pytest.mark.django_db

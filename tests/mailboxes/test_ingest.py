@@ -11,7 +11,7 @@ from django.utils import timezone
 from mailboxes import services
 from mailboxes.models import InboundMessage, Outcome
 from outbox.models import OutgoingEmail
-from tests.mailboxes.conftest import eml
+from tests.mail_fixtures import eml
 from tickets import services as tickets
 from tickets.models import EventKind, Status, Ticket
 

@@ -40,7 +40,10 @@ def test_a_date_without_a_zone_and_a_mail_without_message_id():
 
 
 def test_the_new_text_of_chinese_replies_drops_the_quoted_mail():
-    outlook = "收到了，谢谢！\n\n-----原始邮件-----\n发件人: 售后服务台 <desk@example.com>\n发送时间: 2026年12月1日 10:00\n\n您好"
+    outlook = (
+        "收到了，谢谢！\n\n-----原始邮件-----\n发件人: 售后服务台 <desk@example.com>\n"
+        "发送时间: 2026年12月1日 10:00\n\n您好"
+    )
     foxmail = "好的，周五上午可以。\n\n在 2026年12月1日 10:00，售后服务台 <desk@example.com> 写道：\n> 您好"
     assert parsing.new_text(outlook) == "收到了，谢谢！"
     assert parsing.new_text(foxmail) == "好的，周五上午可以。"

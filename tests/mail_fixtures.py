@@ -1,3 +1,5 @@
+"""The e-mail channel's fixtures: a real IMAP server, an account on it, the desk's mailbox."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -11,7 +13,7 @@ from mailboxes.models import Mailbox, Security
 from tests.imap import DovecotServer, missing
 from tickets.models import Category
 
-MAIL = Path(__file__).parent / "mail"
+MAIL = Path(__file__).parent / "mailboxes" / "mail"
 
 
 def eml(name: str) -> bytes:
