@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import ssl
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -54,6 +54,7 @@ def _reading(mailbox: Mailbox) -> Iterator[bool]:
 
 def connect(mailbox: Mailbox) -> IMAPClient:
     """Log in to the mailbox's server: TLS verified against the system's CAs (and ``IMAP_CA_FILE``)."""
+    mailbox.clean()  # no password in the clear off this machine
     context = ssl.create_default_context(cafile=settings.IMAP_CA_FILE or None)
     timeout = settings.IMAP_TIMEOUT
     if mailbox.security == Security.TLS:
@@ -80,9 +81,10 @@ def _batches(sizes: dict[int, int]) -> Iterator[list[int]]:
         yield batch
 
 
-def fetch(mailbox: Mailbox, *, limit: int | None = None) -> Fetched:
-    """Take the mailbox's new mail (at most ``limit`` mails). Raises what the IMAP server or the
-    network raise; ``fetch_all`` records it on the mailbox."""
+def fetch(mailbox: Mailbox, *, limit: int | None = None, progress: Callable[[int, int], None] | None = None) -> Fetched:
+    """Take the mailbox's new mail (at most ``limit`` mails); ``progress(taken, total)`` is told
+    after each batch. Raises what the IMAP server or the network raise; ``fetch_all`` records it
+    on the mailbox."""
     result = Fetched()
     with _reading(mailbox) as got:
         if not got:
@@ -112,6 +114,8 @@ def fetch(mailbox: Mailbox, *, limit: int | None = None) -> Fetched:
                         result.outcomes[record.outcome] = result.outcomes.get(record.outcome, 0) + 1
                         del data
                     client.add_flags(batch, [b"\\Seen"], silent=True)
+                    if progress is not None:
+                        progress(result.taken, len(uids))
         finally:
             try:
                 client.logout()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -14,6 +15,9 @@ class Security(models.TextChoices):
     TLS = "tls", _("TLS from the start (IMAPS, port 993)")
     STARTTLS = "starttls", _("STARTTLS (port 143)")
     NONE = "none", _("None: a test server on this machine only")
+
+
+LOOPBACK = ("localhost", "127.0.0.1", "::1")
 
 
 class Mailbox(models.Model):
@@ -63,6 +67,13 @@ class Mailbox(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} <{self.address}>"
+
+    def clean(self) -> None:
+        if self.security == Security.NONE and self.host not in LOOPBACK:
+            raise ValidationError(
+                {"security": _("Without TLS the password would cross the network in the clear: only a server "
+                               "on this machine (localhost) may be read without it.")}
+            )  # fmt: skip
 
 
 class Outcome(models.TextChoices):

@@ -22,9 +22,12 @@ from imapclient import IMAPClient
 from tests.smtp import free_port
 
 
+DOVECOT = shutil.which("dovecot") or shutil.which("dovecot", path="/usr/sbin:/usr/local/sbin") or "dovecot"
+
+
 def missing() -> str:
     """Why the IMAP server cannot run here, or ""."""
-    if not shutil.which("dovecot"):
+    if not Path(DOVECOT).exists():
         return "Dovecot is not installed (Debian: apt-get install dovecot-imapd)"
     if not shutil.which("openssl"):
         return "openssl is not installed (it makes the IMAP server's test certificate)"
@@ -96,7 +99,7 @@ userdb {{
         )
         # Dovecot forks into the background: its children must not hold a pipe the test waits on.
         with (root / "start.log").open("wb") as log:
-            subprocess.run(["dovecot", "-c", str(root / "dovecot.conf")], check=True, stdout=log, stderr=log)
+            subprocess.run([DOVECOT, "-c", str(root / "dovecot.conf")], check=True, stdout=log, stderr=log)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             try:
@@ -110,7 +113,7 @@ userdb {{
         raise RuntimeError(f"Dovecot did not start: {(root / 'dovecot.log').read_text()[-2000:]}")
 
     def stop(self) -> None:
-        subprocess.run(["dovecot", "-c", str(self.root / "dovecot.conf"), "stop"],
+        subprocess.run([DOVECOT, "-c", str(self.root / "dovecot.conf"), "stop"],
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
 
     def ssl_context(self) -> ssl.SSLContext:

@@ -92,3 +92,26 @@ def test_a_failing_server_is_recorded_on_the_mailbox_and_the_others_are_read(ima
     imap_mailbox.refresh_from_db()
     assert "LoginError" in imap_mailbox.last_error or "authentication" in imap_mailbox.last_error.lower()
     assert "wrong" not in imap_mailbox.last_error
+
+
+def test_the_command_reads_the_mailboxes_and_sums_up(imap_mailbox, imap_account):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    imap_account.deliver(eml("outlook_gb18030_photo.eml"))
+    imap_account.deliver(eml("auto_reply.eml"))
+    out = StringIO()
+    call_command("fetch_mail", stdout=out)
+    printed = out.getvalue()
+    assert "2/2 mails taken" in printed and "2 taken (auto 1, ticket 1)" in printed and "2 mails in" in printed
+
+
+def test_a_mailbox_without_tls_is_read_only_on_this_machine(mailbox):
+    from django.core.exceptions import ValidationError
+
+    from mailboxes.models import Security
+
+    mailbox.security, mailbox.host = Security.NONE, "imap.example.com"
+    with pytest.raises(ValidationError):
+        fetching.connect(mailbox)
