@@ -21,7 +21,6 @@ from imapclient import IMAPClient
 
 from tests.smtp import free_port
 
-
 DOVECOT = shutil.which("dovecot") or shutil.which("dovecot", path="/usr/sbin:/usr/local/sbin") or "dovecot"
 
 

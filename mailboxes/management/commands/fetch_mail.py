@@ -29,10 +29,15 @@ class Command(BaseCommand):
         total = 0
         for box in mailboxes:
             self.stdout.write(f"{box.name} <{box.address}> on {box.host}:{box.port}")
+            shown = [0.0]
+
+            def progress(done: int, of: int, shown=shown) -> None:
+                if done == of or time.monotonic() - shown[0] >= 2:
+                    shown[0] = time.monotonic()
+                    self.stdout.write(f"  {done}/{of} mails taken")
+
             try:
-                result = fetching.fetch(
-                    box, limit=limit, progress=lambda done, of: self.stdout.write(f"  {done}/{of} mails taken")
-                )
+                result = fetching.fetch(box, limit=limit, progress=progress)
             except Exception as error:
                 self.stdout.write(self.style.ERROR(f"  failed: {error.__class__.__name__}: {error}"))
                 continue
