@@ -192,6 +192,7 @@ def services(data_dir: Path) -> Iterator[dict[str, str]]:
     """Yield the environment for child processes, starting (or attaching to) embedded servers as needed."""
     env = dict(os.environ)
     env.setdefault("SECRET_KEY", _secret_key(data_dir))
+    env.setdefault("MEDIA_ROOT", str(data_dir / "media"))  # attachments, beside the embedded servers' data
     with contextlib.ExitStack() as stack:
         with _folder_lock(data_dir):
             if not env.get("DATABASE_URL"):

@@ -153,7 +153,12 @@ STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Attachments and held mails: a folder (MEDIA_ROOT) unless another Django storage is named, e.g.
+    # an S3-compatible one (docs/mail.md): ATTACHMENT_STORAGE and its ATTACHMENT_STORAGE_OPTIONS (JSON).
+    "default": {
+        "BACKEND": env.str("ATTACHMENT_STORAGE", default="django.core.files.storage.FileSystemStorage"),
+        "OPTIONS": env.json("ATTACHMENT_STORAGE_OPTIONS", default={}),
+    },
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
         if not DEBUG
@@ -161,8 +166,7 @@ STORAGES = {
     },
 }
 
-# Attachments (tickets.Attachment) go through Django's storage API: a folder by default; an
-# S3-compatible store by setting STORAGES["default"] (docs/mail.md).
+# Attachments (tickets.Attachment) go through Django's storage API (STORAGES["default"] above).
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=str(BASE_DIR / ".data" / "media"))
 MEDIA_URL = "/media/"  # never served as such: files go out through tickets:attachment only
 ATTACHMENT_MAX_BYTES = env.int("ATTACHMENT_MAX_BYTES", default=20 * 1024 * 1024)
