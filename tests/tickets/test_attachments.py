@@ -8,11 +8,12 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 from PIL import Image
 
 from outbox import services as outbox
 from outbox.models import OutgoingEmail
-from tickets.models import Attachment, EventKind
+from tickets.models import Attachment, Category, EventKind, Ticket
 
 pytestmark = pytest.mark.django_db
 
@@ -64,6 +65,17 @@ def test_too_large_files_refuse_the_reply_and_keep_what_was_typed(agent_client, 
 def test_a_note_and_a_new_ticket_carry_files_too(agent_client, ticket, team):
     agent_client.post(reverse("tickets:note", args=[ticket.pk]), {"body": "保修卡", "attachments": [photo("卡.png")]})
     assert ticket.events.get(kind=EventKind.NOTE).attachments.get().name == "卡.png"
+
+    form = {
+        "customer_name": "韩梅梅", "customer_email": "han@example.com", "customer_language": "zh-hans",
+        "subject": "电视机黑屏", "category": Category.objects.get(slug="repair").pk, "channel": "walk_in",
+        "priority": "normal", "team": team.pk,
+        "requested_at": timezone.localtime().strftime("%Y-%m-%dT%H:%M"),
+    }  # fmt: skip
+    response = agent_client.post(reverse("tickets:create"), {**form, "attachments": [photo("发票.png")]})
+    assert response.status_code == 302
+    created = Ticket.objects.get(subject="电视机黑屏")
+    assert created.attachments.get().event.kind == EventKind.CREATED
 
 
 def test_files_are_served_only_to_who_may_see_the_ticket(agent_client, outsider, ticket):
