@@ -155,6 +155,46 @@ class TicketCreateForm(ActionForm):
         return data
 
 
+class TicketEditForm(ActionForm):
+    """The ticket's details, changed in place on its page. ``version`` is the ticket as it was shown:
+    a change made meanwhile by someone else is refused, not overwritten."""
+
+    subject = forms.CharField(label=_("Subject"), max_length=200)
+    category = forms.ModelChoiceField(label=_("Category"), queryset=Category.objects.filter(active=True))
+    priority = forms.ChoiceField(label=_("Priority"), choices=Priority.choices)
+    channel = forms.ChoiceField(label=_("Channel"), choices=Channel.choices)
+    team = forms.ModelChoiceField(label=_("Team"), queryset=Team.objects.none())
+    reason = forms.CharField(
+        label=_("Why another team"), max_length=2000, required=False,
+        help_text=_("Needed when the ticket moves to another team; it goes in the timeline."),
+    )  # fmt: skip
+    product = forms.CharField(label=_("Product"), max_length=200, required=False)
+    serial_number = forms.CharField(label=_("Serial number"), max_length=100, required=False)
+    labour_cost = forms.DecimalField(label=_("Labour cost"), max_digits=12, decimal_places=2, min_value=0)
+    logistics_cost = forms.DecimalField(label=_("Logistics cost"), max_digits=12, decimal_places=2, min_value=0)
+    other_cost = forms.DecimalField(label=_("Other cost"), max_digits=12, decimal_places=2, min_value=0)
+    version = forms.CharField(widget=forms.HiddenInput, max_length=40)
+
+    #: The fields handed to ``services.update_ticket``.
+    CHANGES = ("subject", "category", "priority", "channel", "team", "product", "serial_number", "labour_cost",
+               "logistics_cost", "other_cost")  # fmt: skip
+
+    def __init__(self, *args, ticket, teams, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.ticket = ticket
+        # Another team is a transfer: any team the user works in, and the ticket's own.
+        self.fields["team"].queryset = Team.objects.filter(Q(pk__in=teams.values("pk")) | Q(pk=ticket.team_id))
+        if not self.is_bound:
+            self.initial.update({name: getattr(ticket, name) for name in self.CHANGES})
+
+    def clean(self):
+        data = super().clean()
+        team = data.get("team")
+        if team and team.pk != self.ticket.team_id and not (data.get("reason") or "").strip():
+            self.add_error("reason", _("Say why the ticket moves to %(team)s.") % {"team": team})
+        return data
+
+
 class ReplyForm(ActionForm):
     body = forms.CharField(label=_("Reply to the customer"), max_length=20000, widget=forms.Textarea(attrs={"rows": 4}))
     attachments = AttachmentsField(label=_("Send with the reply"))

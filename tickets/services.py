@@ -510,11 +510,12 @@ def update_ticket(
     by: Actor,
     request_key: str | None = None,
     expected_version: str | None = None,
+    note: str = "",
     **changes: Any,
 ) -> Ticket:
     """Change descriptive fields. Recomputes SLA due times when priority, category or
     request time change; moving to another team unassigns an agent who is not in it.
-    Writes one ``updated`` event listing each field before and after.
+    Writes one ``updated`` event listing each field before and after, with ``note`` (why).
 
     ``expected_version`` (``version_of`` as the client read it): when the ticket changed
     since, ``PreconditionFailed`` is raised and nothing is saved."""
@@ -557,7 +558,10 @@ def update_ticket(
         ticket.assignee = None
         fields.append("assignee")
     _save(ticket, fields, now)
-    _record(ticket, EventKind.UPDATED, by, at=now, before=before, after=after, request_key=request_key)
+    _record(
+        ticket, EventKind.UPDATED, by, at=now, body=(note or "").strip(), before=before, after=after,
+        request_key=request_key,
+    )  # fmt: skip
     if "category" in fields:
         hooks.ticket_category_changed.send(ticket=ticket, by=by)
     return ticket

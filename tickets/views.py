@@ -135,9 +135,12 @@ SIDE_ACTIONS = (
 )
 
 
-def _action_forms(ticket: Ticket, bound: dict[str, Any] | None = None) -> dict[str, Any]:
+def _action_forms(request: HttpRequest, ticket: Ticket, bound: dict[str, Any] | None = None) -> dict[str, Any]:
     allowed = services.allowed_actions(ticket)
+    teams = teams_for_user(request.user)
+    version = services.version_of(ticket)
     makers: dict[str, Callable[[], Any]] = {
+        "update": lambda: forms.TicketEditForm(ticket=ticket, teams=teams, initial={"version": version}),
         "reply": forms.ReplyForm,
         "call": forms.CallForm,
         "note": forms.NoteForm,
@@ -169,7 +172,7 @@ def _side_actions(ticket: Ticket, built: dict[str, Any]) -> list[dict[str, Any]]
 
 def _detail(request: HttpRequest, ticket: Ticket, bound: dict[str, Any] | None = None, status: int = 200):
     now = timezone.now()
-    built = _action_forms(ticket, bound)
+    built = _action_forms(request, ticket, bound)
     context = {
         "ticket": ticket,
         "events": timeline_for(ticket),
@@ -222,6 +225,26 @@ def ticket_reply(request: HttpRequest, pk: int) -> HttpResponse:
             ticket=t, by=acting_user(request), body=d["body"], request_key=_key(d), attachments=d["attachments"]
         ),
         _("Your reply was added."),
+    )
+
+
+@require_POST
+@login_required
+def ticket_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    """The ticket's details changed in place; refused when someone changed the ticket since the
+    form was shown (what was typed stays in the form)."""
+    ticket = get_ticket_for_user(request.user, pk, write=True)
+    form = forms.TicketEditForm(request.POST, ticket=ticket, teams=teams_for_user(request.user))
+    return _act(
+        request,
+        pk,
+        "update",
+        form,
+        lambda t, d: services.update_ticket(
+            ticket=t, by=acting_user(request), request_key=_key(d), expected_version=d["version"], note=d["reason"],
+            **{name: d[name] for name in forms.TicketEditForm.CHANGES},
+        ),
+        _("The ticket's details were saved."),
     )
 
 

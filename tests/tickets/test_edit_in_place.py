@@ -1,0 +1,72 @@
+"""A ticket's details changed on its page: each change in the timeline, stale forms refused."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+
+from tests.factories import TeamFactory
+from tickets import services
+from tickets.models import Category, EventKind
+
+pytestmark = pytest.mark.django_db
+
+
+def _form(ticket, **changes):
+    data = {
+        "subject": ticket.subject, "category": ticket.category_id, "priority": ticket.priority,
+        "channel": ticket.channel, "team": ticket.team_id, "reason": "", "product": ticket.product,
+        "serial_number": ticket.serial_number, "labour_cost": "0", "logistics_cost": "0", "other_cost": "0",
+        "version": services.version_of(ticket),
+    }  # fmt: skip
+    data.update(changes)
+    return data
+
+
+def test_the_details_change_in_place_and_the_timeline_says_what_changed(agent_client, ticket):
+    page = agent_client.get(reverse("tickets:detail", args=[ticket.pk])).content.decode()
+    assert reverse("tickets:edit", args=[ticket.pk]) in page
+
+    response = agent_client.post(
+        reverse("tickets:edit", args=[ticket.pk]),
+        _form(ticket, priority="urgent", product="滚筒洗衣机 XQG100", logistics_cost="35.50",
+              category=Category.objects.get(slug="return").pk),
+    )  # fmt: skip
+
+    assert response.status_code == 302
+    ticket.refresh_from_db()
+    assert (ticket.priority, ticket.product, ticket.logistics_cost) == ("urgent", "滚筒洗衣机 XQG100", Decimal("35.50"))
+    assert ticket.category.slug == "return"
+    event = ticket.events.get(kind=EventKind.UPDATED)
+    assert {"priority", "product", "logistics_cost", "category"} <= set(event.after)
+    timeline = agent_client.get(reverse("tickets:detail", args=[ticket.pk])).content.decode()
+    assert "滚筒洗衣机 XQG100" in timeline and "35.50" in timeline
+
+
+def test_a_transfer_to_another_team_needs_a_reason_which_the_timeline_keeps(agent_client, ticket, agent):
+    other = TeamFactory(name="上门维修组")
+    other.members.add(agent)
+
+    refused = agent_client.post(reverse("tickets:edit", args=[ticket.pk]), _form(ticket, team=other.pk))
+    assert refused.status_code == 400 and "上门维修组" in refused.content.decode()
+    ticket.refresh_from_db()
+    assert ticket.team_id != other.pk
+
+    agent_client.post(reverse("tickets:edit", args=[ticket.pk]), _form(ticket, team=other.pk, reason="需要上门检修"))
+    ticket.refresh_from_db()
+    assert ticket.team == other
+    assert ticket.events.get(kind=EventKind.UPDATED).body == "需要上门检修"
+
+
+def test_a_form_older_than_the_ticket_is_refused_and_what_was_typed_stays(agent_client, ticket, colleague):
+    stale = _form(ticket, subject="洗衣机漏水（已核实型号）")
+    services.update_ticket(ticket=ticket, by=colleague, priority="high")  # someone else, meanwhile
+
+    response = agent_client.post(reverse("tickets:edit", args=[ticket.pk]), stale)
+
+    assert response.status_code == 400
+    assert "洗衣机漏水（已核实型号）" in response.content.decode()
+    ticket.refresh_from_db()
+    assert ticket.subject != "洗衣机漏水（已核实型号）" and ticket.priority == "high"
