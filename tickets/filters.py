@@ -12,6 +12,7 @@ from tickets import hooks
 from tickets.access import teams_for_user
 from tickets.models import Category, Channel, Priority, Status, Team, Ticket
 from tickets.selectors import due_soon_q, next_due, overdue_q, text_search_q
+from tickets.templatetags.desk import person
 
 User = get_user_model()
 ANY = _("All")
@@ -25,7 +26,11 @@ def user_assignees(request):
     if request is None:
         return User.objects.none()
     teams = user_teams(request)
-    return User.objects.filter(Q(desk_teams__in=teams) | Q(supervised_teams__in=teams)).distinct().order_by("username")
+    return (
+        User.objects.filter(Q(desk_teams__in=teams) | Q(supervised_teams__in=teams))
+        .distinct()
+        .order_by("first_name", "last_name", "username")
+    )
 
 
 class FetchedChoiceIterator(django_filters.fields.ModelChoiceIterator):
@@ -50,6 +55,17 @@ class FetchedChoiceFilter(django_filters.ModelChoiceFilter):
     field_class = FetchedChoiceField
 
 
+class PersonChoiceField(FetchedChoiceField):
+    """Colleagues by the names they go by, as the lists show them."""
+
+    def label_from_instance(self, obj):
+        return person(obj)
+
+
+class PersonChoiceFilter(FetchedChoiceFilter):
+    field_class = PersonChoiceField
+
+
 class TicketFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(label=_("Search"), method="filter_text", max_length=200)
     # a column of the ticket itself: no join, so no DISTINCT (django-filter adds one by default)
@@ -60,7 +76,7 @@ class TicketFilter(django_filters.FilterSet):
     )
     channel = django_filters.ChoiceFilter(label=_("Channel"), choices=Channel.choices, empty_label=ANY)
     team = FetchedChoiceFilter(label=_("Team"), queryset=user_teams, empty_label=ANY)
-    assignee = FetchedChoiceFilter(
+    assignee = PersonChoiceFilter(
         label=_("Assignee"), queryset=user_assignees, to_field_name="username", empty_label=ANY
     )
     overdue = django_filters.BooleanFilter(

@@ -15,8 +15,16 @@ from django.utils.translation import gettext_lazy as _
 from tickets import attachments
 from tickets.models import LIVE_CHANNELS, CallDirection, Category, Channel, Priority, Team
 from tickets.selectors import assignable_users
+from tickets.templatetags.desk import person
 
 User = get_user_model()
+
+
+class PersonChoiceField(forms.ModelChoiceField):
+    """A choice of colleagues by the names they go by (their login only when they have no name)."""
+
+    def label_from_instance(self, obj):
+        return person(obj)
 
 
 class RequestKeyField(forms.CharField):
@@ -90,7 +98,7 @@ class TicketCreateForm(ActionForm):
     channel = forms.ChoiceField(label=_("Channel"), choices=Channel.choices, initial=Channel.PHONE)
     priority = forms.ChoiceField(label=_("Priority"), choices=Priority.choices, initial=Priority.NORMAL)
     team = forms.ModelChoiceField(label=_("Team"), queryset=Team.objects.none())
-    assignee = forms.ModelChoiceField(
+    assignee = PersonChoiceField(
         label=_("Assignee"), queryset=User.objects.none(), required=False, to_field_name="username"
     )
     requested_at = forms.DateTimeField(
@@ -219,7 +227,7 @@ class NoteForm(ActionForm):
 
 
 class AssignForm(ActionForm):
-    assignee = forms.ModelChoiceField(label=_("Assign to"), queryset=User.objects.none(), to_field_name="username")
+    assignee = PersonChoiceField(label=_("Assign to"), queryset=User.objects.none(), to_field_name="username")
 
     def __init__(self, *args, ticket, **kwargs):
         super().__init__(*args, **kwargs)

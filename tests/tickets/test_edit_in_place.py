@@ -70,3 +70,10 @@ def test_a_form_older_than_the_ticket_is_refused_and_what_was_typed_stays(agent_
     assert "洗衣机漏水（已核实型号）" in response.content.decode()
     ticket.refresh_from_db()
     assert ticket.subject != "洗衣机漏水（已核实型号）" and ticket.priority == "high"
+
+
+def test_filters_and_forms_name_people_as_the_lists_do(agent_client, ticket):
+    queue = agent_client.get(reverse("tickets:list")).content.decode()
+    page = agent_client.get(reverse("tickets:detail", args=[ticket.pk])).content.decode()
+    for html in (queue, page):
+        assert '<option value="alice">Alice</option>' in html or '<option value="alice" selected>Alice</option>' in html
