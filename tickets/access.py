@@ -12,7 +12,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest
 
-from tickets.models import Team, Ticket
+from tickets.models import SavedView, Team, Ticket
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -72,6 +72,19 @@ def get_ticket_for_user(user: Viewer, pk: Any, *, write: bool = False) -> Ticket
     if ticket is None:
         raise Http404
     return ticket
+
+
+def saved_views_for_user(user: Viewer) -> QuerySet[SavedView]:
+    """The user's own saved views and those shared with their teams."""
+    if not user.is_authenticated:
+        return SavedView.objects.none()
+    teams = Team.objects.filter(Q(members=user) | Q(supervisor=user)).values("pk")
+    return SavedView.objects.filter(Q(owner=user) | Q(team__in=teams))
+
+
+def may_share_with(user: Viewer, team: Team) -> bool:
+    """A view is shared with a team by its supervisor, or by a manager."""
+    return is_manager(user) or team.supervisor_id == user.pk
 
 
 def acting_user(request: HttpRequest | Request) -> User:

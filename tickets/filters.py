@@ -5,12 +5,12 @@ from __future__ import annotations
 import django_filters
 from django import forms
 from django.contrib.auth import get_user_model
-from django.db.models import F, Q
+from django.db.models import Case, F, IntegerField, Q, QuerySet, Value, When
 from django.utils.translation import gettext_lazy as _
 
 from tickets import hooks
 from tickets.access import teams_for_user
-from tickets.models import Category, Channel, Priority, Status, Team, Ticket
+from tickets.models import OPEN_STATUSES, Category, Channel, Priority, Status, Team, Ticket
 from tickets.selectors import due_soon_q, next_due, overdue_q, text_search_q
 from tickets.templatetags.desk import person
 
@@ -66,7 +66,71 @@ class PersonChoiceFilter(FetchedChoiceFilter):
     field_class = PersonChoiceField
 
 
+#: The built-in views of the queue, in the sidebar's order.
+VIEWS = {
+    "mine": _("My open tickets"),
+    "unassigned": _("Unassigned in my teams"),
+    "due_soon": _("Due soon"),
+    "overdue": _("Overdue"),
+    "waiting": _("Waiting for the customer"),
+    "recent": _("Recently updated"),
+    "all": _("All tickets"),
+}
+#: What the queue shows when nothing is asked for: my open tickets, the next due first.
+DEFAULT_QUERY = {"view": "mine", "sort": "due"}
+#: How the queue can be ordered (each a column of the list). Newest request first without one.
+SORTS = {
+    "due": _("Next due first"),
+    "oldest": _("Oldest request first"),
+    "priority": _("Most urgent first"),
+    "status": _("By status"),
+    "updated": _("Last changed first"),
+    "reference": _("By reference"),
+}
+PRIORITY_RANK = Case(
+    *(When(priority=value, then=Value(rank)) for rank, value in enumerate(reversed(Priority.values))),
+    output_field=IntegerField(),
+)
+STATUS_RANK = Case(
+    *(When(status=value, then=Value(rank)) for rank, value in enumerate(Status.values)), output_field=IntegerField()
+)
+
+
+def queue_query(data) -> str:
+    """The queue's own parameters out of a query (a saved view keeps nothing else), URL-encoded."""
+    from django.http import QueryDict
+
+    kept = QueryDict(mutable=True)
+    for name in TicketFilter.Meta.fields:
+        values = [value for value in data.getlist(name) if value][:20]
+        if values:
+            kept.setlist(name, values)
+    return kept.urlencode()[:1000]
+
+
+def view_queryset(queryset: QuerySet[Ticket], view: str, request) -> QuerySet[Ticket]:
+    """The tickets of a built-in view, out of the user's queue."""
+    if view == "mine":
+        return queryset.filter(assignee_id=getattr(request.user, "pk", None), status__in=OPEN_STATUSES)
+    if view == "unassigned":
+        return queryset.filter(assignee__isnull=True, status__in=OPEN_STATUSES)
+    if view == "due_soon":
+        teams = list(user_teams(request).values_list("pk", flat=True))
+        return queryset.annotate(next_due=next_due()).filter(due_soon_q(teams))
+    if view == "overdue":
+        return queryset.filter(overdue_q())
+    if view == "waiting":
+        return queryset.filter(status=Status.PENDING)
+    if view == "recent":
+        return queryset.order_by("-updated_at", "-id")
+    return queryset
+
+
 class TicketFilter(django_filters.FilterSet):
+    view = django_filters.ChoiceFilter(
+        label=_("View"), method="filter_view", choices=list(VIEWS.items()), empty_label=None,
+        widget=forms.HiddenInput,
+    )  # fmt: skip
     q = django_filters.CharFilter(label=_("Search"), method="filter_text", max_length=200)
     # a column of the ticket itself: no join, so no DISTINCT (django-filter adds one by default)
     status = django_filters.MultipleChoiceFilter(label=_("Status"), choices=Status.choices, distinct=False)
@@ -93,7 +157,7 @@ class TicketFilter(django_filters.FilterSet):
     sort = django_filters.ChoiceFilter(
         label=_("Order"),
         method="filter_sort",
-        choices=[("due", _("Next due first"))],
+        choices=list(SORTS.items()),
         empty_label=_("Newest request first"),
     )
 
@@ -102,7 +166,8 @@ class TicketFilter(django_filters.FilterSet):
 
     class Meta:
         model = Ticket
-        fields = ["q", "status", "priority", "category", "channel", "team", "assignee", "overdue", "due_soon", "sort"]
+        fields = ["view", "q", "status", "priority", "category", "channel", "team", "assignee", "overdue", "due_soon",
+                  "sort"]  # fmt: skip
 
     def filter_queryset(self, queryset):
         """The filters above, then what a link narrows the list to (the drill-down from a KPI figure)."""
@@ -122,10 +187,25 @@ class TicketFilter(django_filters.FilterSet):
         teams = list(user_teams(self.request).values_list("pk", flat=True))
         return queryset.annotate(next_due=next_due()).filter(due_soon_q(teams))
 
+    def filter_view(self, queryset, name, value):
+        return view_queryset(queryset, value, self.request)
+
     def filter_sort(self, queryset, name, value):
-        if value != "due":
-            return queryset
-        return queryset.annotate(next_due=next_due()).order_by(F("next_due").asc(nulls_last=True), "id")
+        if value == "due":
+            if "next_due" not in queryset.query.annotations:
+                queryset = queryset.annotate(next_due=next_due())
+            return queryset.order_by(F("next_due").asc(nulls_last=True), "id")
+        if value == "oldest":
+            return queryset.order_by("requested_at", "id")
+        if value == "priority":
+            return queryset.alias(rank=PRIORITY_RANK).order_by("rank", "-requested_at", "-id")
+        if value == "status":
+            return queryset.alias(rank=STATUS_RANK).order_by("rank", "-requested_at", "-id")
+        if value == "updated":
+            return queryset.order_by("-updated_at", "-id")
+        if value == "reference":
+            return queryset.order_by("reference")
+        return queryset
 
     def filter_overdue(self, queryset, name, value):
         if value is None:

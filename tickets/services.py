@@ -28,6 +28,7 @@ from outbox.models import OutgoingEmail
 from outbox.services import queue_email
 from tickets import attachments as files
 from tickets import hooks
+from tickets.access import may_share_with
 from tickets.models import (
     LIVE_CHANNELS,
     OPEN_STATUSES,
@@ -37,6 +38,7 @@ from tickets.models import (
     Channel,
     Customer,
     EventKind,
+    SavedView,
     SLAPolicy,
     Status,
     Team,
@@ -667,6 +669,26 @@ def add_attachments(*, ticket: Ticket | int, by: Actor, attachments: Sequence[fi
     ticket = _locked(ticket)
     _save(ticket, [], timezone.now())
     return files.store(ticket=ticket, event=None, by=by, files=attachments)
+
+
+def save_view(*, by: Actor, name: str, query: str, team: Team | None = None) -> SavedView:
+    """Save the queue's filters as ``name`` (again under the same name: replaced); shared with ``team``
+    when given (its supervisor or a manager only)."""
+    name = " ".join((name or "").split())
+    if not name:
+        raise ApplicationError(_("Name the view."), field="name")
+    if team is not None and not may_share_with(by, team):
+        raise ApplicationError(_("Only the team's supervisor or a manager can share a view with it."), field="team")
+    defaults = {"query": query, "team": team}
+    view, _created = SavedView.objects.update_or_create(owner=by, name=name[:80], defaults=defaults)
+    return view
+
+
+def delete_view(*, view: SavedView, by: Actor) -> None:
+    """Delete a saved view: its owner only."""
+    if view.owner_id != getattr(by, "pk", None):
+        raise ApplicationError(_("Only the person who saved a view can delete it."))
+    view.delete()
 
 
 def acknowledge_request(ticket: Ticket) -> bool:

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -24,9 +25,17 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from config.exceptions import ApplicationError
 from tickets import forms, hooks, services
-from tickets.access import acting_user, get_ticket_for_user, parse_pk, teams_for_user
+from tickets.access import (
+    acting_user,
+    get_ticket_for_user,
+    may_share_with,
+    parse_pk,
+    saved_views_for_user,
+    teams_for_user,
+    tickets_for_user,
+)
 from tickets.calendars import calendar_by_id
-from tickets.filters import TicketFilter
+from tickets.filters import DEFAULT_QUERY, SORTS, VIEWS, TicketFilter, queue_query, view_queryset
 from tickets.models import Attachment, Status, Ticket
 from tickets.selectors import queue_for_user, sla_clock, timeline_for, working_duration
 from tickets.worktime import working_time_between
@@ -76,21 +85,82 @@ def label_time_left(tickets: Any) -> None:
             ticket.time_left = None
 
 
+#: The sidebar counts each view up to this many tickets ("999+" past it): its queries stay bounded.
+VIEW_COUNT_CAP = 999
+
+
+def _view_counts(request: HttpRequest) -> list[dict[str, Any]]:
+    base = tickets_for_user(request.user).order_by()
+    views = []
+    for key, label in VIEWS.items():
+        count = view_queryset(base, key, request).order_by().values("pk")[: VIEW_COUNT_CAP + 1].count()
+        shown = f"{VIEW_COUNT_CAP}+" if count > VIEW_COUNT_CAP else str(count)
+        views.append({"key": key, "label": label, "count": shown})
+    return views
+
+
+def _sort_links(query: QueryDict) -> dict[str, str]:
+    """For each sortable column, the queue's query ordered by it (keeping every filter)."""
+    links = {}
+    for key in ("", *SORTS):
+        ordered = query.copy()
+        ordered.pop("page", None)
+        ordered["sort"] = key
+        links[key or "newest"] = ordered.urlencode()
+    return links
+
+
 @require_GET
 @login_required
 def ticket_list(request: HttpRequest) -> HttpResponse:
-    filterset = TicketFilter(request.GET or None, queryset=queue_for_user(request.user), request=request)
+    """The queue: my open tickets with the next due first unless something else is asked for; the
+    built-in and saved views in the sidebar."""
+    data = request.GET if request.GET else QueryDict(urlencode(DEFAULT_QUERY))
+    filterset = TicketFilter(data, queryset=queue_for_user(request.user), request=request)
     tickets = filterset.qs
     cap = None if filterset.drilldown else QUEUE_COUNT_CAP
     page = QueuePaginator(tickets, QUEUE_PAGE_SIZE, cap).get_page(request.GET.get("page"))
     label_time_left(page.object_list)
-    query = request.GET.copy()
+    query = data.copy()
     query.pop("page", None)
-    return render(
-        request,
-        "tickets/list.html",
-        {"filter": filterset, "page": page, "query": query.urlencode()},
-    )
+    saved = list(saved_views_for_user(request.user).select_related("team", "owner"))
+    teams = [team for team in teams_for_user(request.user) if may_share_with(request.user, team)]
+    context = {
+        "filter": filterset, "page": page, "query": query.urlencode(), "views": _view_counts(request),
+        "current_view": data.get("view", ""), "current_query": queue_query(data), "sort": data.get("sort", ""),
+        "sort_links": _sort_links(query), "saved_views": saved, "share_teams": teams,
+    }  # fmt: skip
+    return render(request, "tickets/list.html", context)
+
+
+@require_POST
+@login_required
+def view_save(request: HttpRequest) -> HttpResponse:
+    """Save the queue's current filters and order under a name (shared with a team if asked)."""
+    team = None
+    if request.POST.get("team"):
+        team = get_object_or_404(teams_for_user(request.user), pk=parse_pk(request.POST["team"]))
+    query = queue_query(QueryDict(request.POST.get("query", "")))
+    try:
+        services.save_view(by=acting_user(request), name=request.POST.get("name", ""), query=query, team=team)
+    except ApplicationError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, _("The view was saved."))
+    return redirect(reverse("tickets:list") + (f"?{query}" if query else ""))
+
+
+@require_POST
+@login_required
+def view_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    view = get_object_or_404(saved_views_for_user(request.user), pk=parse_pk(pk))
+    try:
+        services.delete_view(view=view, by=acting_user(request))
+    except ApplicationError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, _("The view was deleted."))
+    return redirect("tickets:list")
 
 
 @require_http_methods(["GET", "POST"])
@@ -241,7 +311,11 @@ def ticket_edit(request: HttpRequest, pk: int) -> HttpResponse:
         "update",
         form,
         lambda t, d: services.update_ticket(
-            ticket=t, by=acting_user(request), request_key=_key(d), expected_version=d["version"], note=d["reason"],
+            ticket=t,
+            by=acting_user(request),
+            request_key=_key(d),
+            expected_version=d["version"],
+            note=d["reason"],
             **{name: d[name] for name in forms.TicketEditForm.CHANGES},
         ),
         _("The ticket's details were saved."),

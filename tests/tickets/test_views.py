@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -27,13 +28,13 @@ class TestQueue:
     ):
         older = make_ticket(team=team, by=agent, subject="旧的工单", requested_at=timezone.now() - timedelta(days=2))
         newer = make_ticket(team=team, by=agent, subject="新的工单")
-        html = _page(agent_client.get("/tickets/"))
+        html = _page(agent_client.get("/tickets/?view=all"))
         assert html.index(newer.reference) < html.index(older.reference)
         assert other_ticket.reference not in html
 
     def test_a_manager_sees_every_team(self, client, manager, ticket, other_ticket):
         client.force_login(manager)
-        html = _page(client.get("/tickets/"))
+        html = _page(client.get("/tickets/?view=all"))
         assert ticket.reference in html and other_ticket.reference in html
 
     def test_overdue_tickets_are_marked(self, agent_client, team, agent):
@@ -93,9 +94,9 @@ class TestQueue:
     def test_the_queue_pages_through_results(self, agent_client, team, agent):
         for i in range(27):
             make_ticket(team=team, by=agent, subject=f"ticket {i}")
-        first = _page(agent_client.get("/tickets/"))
-        second = _page(agent_client.get("/tickets/?page=2"))
-        assert "27" in first and "?page=2" in first
+        first = _page(agent_client.get("/tickets/?view=all"))
+        second = _page(agent_client.get("/tickets/?view=all&page=2"))
+        assert "27" in first and "page=2" in first
         assert second.count('href="/tickets/') >= 2 * 2
         assert "ticket 0<" in second and "ticket 0<" not in first
 
@@ -106,9 +107,9 @@ class TestQueue:
         monkeypatch.setattr("tickets.views.QUEUE_PAGE_SIZE", 2)
         for i in range(5):
             make_ticket(team=team, by=agent, subject=f"ticket {i}")
-        queue = _page(agent_client.get("/tickets/", HTTP_ACCEPT_LANGUAGE="en"))
+        queue = _page(agent_client.get("/tickets/?view=all", HTTP_ACCEPT_LANGUAGE="en"))
         assert "More than 2 tickets" in queue and "5 tickets" not in queue
-        assert "Page 1<" in queue and "?page=2" in queue  # no "of N": the total is not known
+        assert "Page 1<" in queue and "page=2" in queue  # no "of N": the total is not known
         today = timezone.localdate().isoformat()
         drill = _page(agent_client.get(f"/tickets/?kpi=workload&part=den&start={today}&end={today}",
                                        HTTP_ACCEPT_LANGUAGE="en"))  # fmt: skip
@@ -125,11 +126,12 @@ class TestQueue:
     def test_the_queue_runs_the_same_number_of_queries_whatever_the_page_size(
         self, agent_client, team, agent, django_assert_max_num_queries
     ):
-        make_ticket(team=team, by=agent)
-        with django_assert_max_num_queries(13) as few:  # one of them: the team calendar's version
+        make_ticket(team=team, by=agent, assignee=agent)
+        # Among them: the team calendar's version, and one capped count per view in the sidebar.
+        with django_assert_max_num_queries(25) as few:
             agent_client.get("/tickets/")
         for _ in range(30):
-            make_ticket(team=team, by=agent)
+            make_ticket(team=team, by=agent, assignee=agent)
         with django_assert_max_num_queries(len(few.captured_queries)):
             agent_client.get("/tickets/")
 
@@ -322,3 +324,79 @@ class TestPermissions:
     def test_a_manager_opens_any_ticket(self, client, manager, other_ticket):
         client.force_login(manager)
         assert client.get(f"/tickets/{other_ticket.pk}/").status_code == 200
+
+
+class TestViews:
+    def test_the_queue_opens_on_my_open_tickets_the_next_due_first(self, agent_client, team, agent, colleague):
+        later = make_ticket(team=team, by=agent, assignee=agent, subject="普通报修", priority="low")
+        sooner = make_ticket(team=team, by=agent, assignee=agent, subject="紧急报修", priority="urgent")
+        theirs = make_ticket(team=team, by=agent, assignee=colleague, subject="同事的工单")
+        done = make_ticket(team=team, by=agent, assignee=agent, subject="已解决的")
+        services.resolve_ticket(ticket=done, by=agent, note="ok")
+
+        html = _page(agent_client.get("/tickets/"))
+
+        assert html.index(sooner.reference) < html.index(later.reference)  # an urgent target falls due first
+        assert theirs.reference not in html and done.reference not in html
+        assert 'aria-current="page">我的待办工单' in html or 'aria-current="page"' in html
+
+    def test_each_built_in_view_and_its_count(self, agent_client, team, agent, colleague):
+        mine = make_ticket(team=team, by=agent, assignee=agent, subject="mine")
+        nobody = make_ticket(team=team, by=agent, subject="nobody")
+        waiting = make_ticket(team=team, by=agent, assignee=colleague, subject="waiting")
+        services.mark_pending(ticket=waiting, by=colleague)
+        late = make_ticket(team=team, by=agent, subject="late", requested_at=timezone.now() - timedelta(days=5))
+        expected = {
+            "mine": {mine}, "unassigned": {nobody, late}, "waiting": {waiting}, "overdue": {late},
+            "all": {mine, nobody, waiting, late},
+        }  # fmt: skip
+        for view, tickets in expected.items():
+            html = _page(agent_client.get(f"/tickets/?view={view}"))
+            shown = {t for t in (mine, nobody, waiting, late) if t.reference in html}
+            assert shown == tickets, view
+        sidebar = _page(agent_client.get("/tickets/")).split('class="views"', 1)[1].split("</ul>", 1)[0]
+        counts = dict(re.findall(r'\?view=(\w+)[^>]*>[^<]*</a> <span class="view-count">(\d+)</span>', sidebar))
+        assert counts == {"mine": "1", "unassigned": "2", "due_soon": "2", "overdue": "1", "waiting": "1",
+                          "recent": "4", "all": "4"}  # fmt: skip
+
+    def test_every_sortable_column_orders_the_list(self, agent_client, team, agent):
+        low = make_ticket(team=team, by=agent, subject="低", priority="low")
+        urgent = make_ticket(team=team, by=agent, subject="急", priority="urgent")
+        html = _page(agent_client.get("/tickets/?view=all&sort=priority"))
+        assert html.index(urgent.reference) < html.index(low.reference)
+        html = _page(agent_client.get("/tickets/?view=all&sort=oldest"))
+        assert html.index(low.reference) < html.index(urgent.reference)
+        assert "sort=priority" in html and "sort=status" in html and "sort=reference" in html
+        assert agent_client.get("/tickets/?sort=subject;drop").status_code == 200  # not a sort: a message
+
+    def test_a_saved_view_comes_back_and_a_supervisor_shares_one_with_the_team(
+        self, agent_client, client, team, agent, supervisor, outsider
+    ):
+        agent_client.post(reverse("tickets:view_save"), {"name": "我的紧急", "query": "view=mine&priority=urgent"})
+        html = _page(agent_client.get("/tickets/"))
+        assert '<a href="?view=mine&amp;priority=urgent">我的紧急</a>' in html
+
+        refused = agent_client.post(
+            reverse("tickets:view_save"), {"name": "全组", "query": "view=all", "team": team.pk}
+        )
+        assert refused.status_code == 302 and "全组" not in _page(agent_client.get("/tickets/"))
+
+        client.force_login(supervisor)
+        client.post(reverse("tickets:view_save"), {"name": "全组超时", "query": "view=overdue&evil=1", "team": team.pk})
+        html = _page(agent_client.get("/tickets/"))
+        assert '<a href="?view=overdue">全组超时</a>' in html  # shared with the team; only the queue's parameters
+
+        client.force_login(outsider)
+        assert "全组超时" not in _page(client.get("/tickets/"))
+
+    def test_only_its_owner_deletes_a_saved_view(self, agent_client, client, team, colleague, agent):
+        from tickets.models import SavedView
+
+        agent_client.post(reverse("tickets:view_save"), {"name": "mine", "query": "view=mine"})
+        view = SavedView.objects.get()
+        client.force_login(colleague)
+        client.post(reverse("tickets:view_delete", args=[view.pk]))
+        assert SavedView.objects.exists()
+        agent_client.force_login(agent)
+        agent_client.post(reverse("tickets:view_delete", args=[view.pk]))
+        assert not SavedView.objects.exists()
