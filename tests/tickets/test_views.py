@@ -379,7 +379,7 @@ class TestViews:
         refused = agent_client.post(
             reverse("tickets:view_save"), {"name": "全组", "query": "view=all", "team": team.pk}
         )
-        assert refused.status_code == 302 and "全组" not in _page(agent_client.get("/tickets/"))
+        assert refused.status_code == 302 and ">全组</a>" not in _page(agent_client.get("/tickets/"))
 
         client.force_login(supervisor)
         client.post(reverse("tickets:view_save"), {"name": "全组超时", "query": "view=overdue&evil=1", "team": team.pk})

@@ -1,0 +1,65 @@
+"""The agent's workbench in Chromium: the queue's views, a saved view, and editing a ticket in place."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.factories import make_ticket
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.browser,
+    pytest.mark.xdist_group("servers"),
+]
+
+WORDS = {
+    "zh-hans": {"accept": "zh-CN,zh;q=0.9", "all": "全部工单", "save": "保存视图", "edit": "修改工单信息",
+                "saved": "工单信息已保存"},
+    "en": {"accept": "en-US,en;q=0.9", "all": "All tickets", "save": "Save view", "edit": "Edit details",
+           "saved": "The ticket's details were saved"},
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("language", ["zh-hans", "en"])
+def test_an_agent_moves_between_views_saves_one_and_edits_a_ticket(
+    live_server, page_factory, team, agent, colleague, client, language
+):
+    words = WORDS[language]
+    mine = make_ticket(team=team, by=agent, assignee=agent, subject="我的工单")
+    urgent = make_ticket(team=team, by=agent, assignee=colleague, subject="同事的紧急工单", priority="urgent")
+    client.force_login(agent)
+    page = page_factory(extra_http_headers={"Accept-Language": words["accept"]})
+    page.context.add_cookies([{"name": "sessionid", "value": client.cookies["sessionid"].value,
+                               "url": live_server.url}])  # fmt: skip
+
+    page.goto(live_server.url + "/tickets/")
+    table = page.locator("table.queue")
+    assert mine.reference in table.inner_text() and urgent.reference not in table.inner_text()
+
+    page.locator(".queue-views a", has_text=words["all"]).click()
+    page.wait_for_url(re.compile(r"view=all"))
+    page.select_option("select[name=priority]", "urgent")
+    page.locator("form.filters button[type=submit]").click()
+    page.wait_for_url(re.compile(r"priority=urgent"))
+    assert "view=all" in page.url  # the view survives the filter form
+    page.fill("#view-name", "全组紧急")
+    page.locator("form.save-view button", has_text=words["save"]).click()
+    page.wait_for_load_state()
+
+    page.goto(live_server.url + "/tickets/")
+    page.locator(".queue-views a", has_text="全组紧急").click()
+    page.wait_for_url(re.compile(r"priority=urgent"))
+    assert urgent.reference in table.inner_text() and mine.reference not in table.inner_text()
+
+    page.locator("table.queue a", has_text=urgent.reference).click()
+    page.locator("#edit summary", has_text=words["edit"]).click()
+    page.fill("#edit input[name=product]", "滚筒洗衣机 XQG100")
+    page.select_option("#edit select[name=priority]", "high")
+    page.locator("#edit button[type=submit]").click()
+    page.wait_for_load_state()
+    assert words["saved"] in page.locator("main").inner_text()
+    assert "滚筒洗衣机 XQG100" in page.locator(".timeline").inner_text()
+    urgent.refresh_from_db()
+    assert urgent.priority == "high" and urgent.product == "滚筒洗衣机 XQG100"
