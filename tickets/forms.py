@@ -83,7 +83,9 @@ class AttachmentsField(forms.FileField):
 
 
 class TicketCreateForm(ActionForm):
-    customer_name = forms.CharField(label=_("Customer name"), max_length=200)
+    customer_name = forms.CharField(
+        label=_("Customer name"), max_length=200, widget=forms.TextInput(attrs={"autofocus": True})
+    )
     customer_email = forms.EmailField(label=_("Customer e-mail"), max_length=254, required=False)
     customer_phone = forms.CharField(label=_("Customer phone"), max_length=40, required=False)
     customer_language = forms.ChoiceField(
@@ -155,6 +157,14 @@ class TicketCreateForm(ActionForm):
         if data.get("answered") and channel and channel not in LIVE_CHANNELS:
             self.add_error(
                 "answered", _("Only a call, a visit or a chat is answered as the ticket is logged; untick this box.")
+            )
+        after = self.data.get("after")
+        if after == "solved" and not data.get("resolution", "").strip() and "resolution" not in self.errors:
+            self.add_error("resolution", _("Describe how the problem was solved during the call."))
+        if after == "open" and data.get("resolution", "").strip():
+            self.add_error(
+                "resolution",
+                _("You described how the problem was solved: press “Solved during the call”, or clear this text."),
             )
         if data.get("resolution", "").strip() and not data.get("answered"):
             self.add_error(

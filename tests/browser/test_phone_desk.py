@@ -31,13 +31,14 @@ def test_a_call_solved_on_the_line_is_logged_and_resolved_in_one_step(live_serve
     page = _agent_page(page_factory, live_server, agent, client)
     page.goto(live_server.url + "/tickets/new/")
     assert page.locator("input[name=answered]").is_checked()  # a phone desk: the call is answered
+    assert page.locator("input[name=customer_name]").get_attribute("autofocus") is not None  # typing starts there
     page.fill("input[name=customer_name]", "王五")
     page.fill("input[name=customer_phone]", "13900001111")
     page.fill("input[name=subject]", "遥控器无法配对")
     page.select_option("select[name=category]", str(Category.objects.get(slug="inquiry").pk))
     page.select_option("select[name=team]", str(team.pk))
     page.fill("textarea[name=resolution]", "指导客户长按配对键 5 秒, 已恢复")
-    page.locator("main form button[type=submit]").click()
+    page.locator("main form button[value=solved]").click()  # one page load: logged and resolved
     page.wait_for_url(re.compile(r"/tickets/\d+/$"))
     assert "已登记并解决" in page.locator(".messages, [role=status], main").first.inner_text()
     ticket = Ticket.objects.get()

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone, translation
 from rest_framework.test import APIClient
 
@@ -187,3 +188,20 @@ def test_seed_002s_hotline_requests_are_categories_in_both_languages(agent_clien
                      "opinion": ("意见", "Opinion")}  # fmt: skip
     page = agent_client.get("/tickets/new/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
     assert all(zh in page for zh, _en in names.values())  # offered when a ticket is logged
+
+
+def test_the_two_buttons_log_and_keep_open_or_log_as_solved(agent_client, team):
+    kept = agent_client.post(reverse("tickets:create"), _form(team, subject="保持打开", after="open"))
+    assert kept.status_code == 302 and Ticket.objects.get(subject="保持打开").status == "open"
+
+    solved = _form(team, subject="当场解决", after="solved", resolution="指导客户重启后恢复")
+    assert agent_client.post(reverse("tickets:create"), solved).status_code == 302
+    assert Ticket.objects.get(subject="当场解决").status == "resolved"
+
+    unexplained = agent_client.post(reverse("tickets:create"), _form(team, subject="没写方案", after="solved"))
+    contradicted = agent_client.post(
+        reverse("tickets:create"), _form(team, subject="写了方案", after="open", resolution="已解决")
+    )
+    assert unexplained.status_code == contradicted.status_code == 400
+    assert not Ticket.objects.filter(subject__in=["没写方案", "写了方案"]).exists()
+    assert "写了方案" in contradicted.content.decode()  # what was typed stays
