@@ -8,6 +8,7 @@ who listens. Read it top to bottom to follow a ticket across the apps:
     category changed to complaint ─→ complaints: open its complaint
     reply or call to the customer ─→ complaints: the open complaint was handled (delay clock)
     resolved ─→ surveys: the invitation and its e-mail (outbox), once per ticket
+    assigned, customer wrote, @named in a note ─→ notifications: tell that person
     survey answered unhappily ─→ tickets.services.create_ticket: a follow-up for the
                                   team's supervisor (surveys call down into tickets)
                              └─→ complaints: its complaint's severity by the rules
@@ -35,6 +36,7 @@ from complaints.services import (
 from config.accounts import password_reset_link
 from kpis.selectors import narrow_queue_to_figure
 from mailboxes.views import held_panel
+from notifications.services import notify_about_event
 from outbox import links
 from surveys import hooks as survey_hooks
 from surveys.selectors import survey_panel
@@ -47,6 +49,7 @@ def connect() -> None:
     hooks.ticket_category_changed.connect(open_complaint_for_category)
     hooks.customer_contacted.connect(record_customer_contact)
     hooks.ticket_resolved.connect(invite_after_resolution)
+    hooks.event_recorded.connect(notify_about_event)
     survey_hooks.follow_up_opened.connect(grade_survey_complaint)
     hooks.ticket_panels.connect(complaint_panel)
     hooks.ticket_panels.connect(survey_panel)

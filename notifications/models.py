@@ -1,4 +1,5 @@
-"""What the desk tells a person about their tickets: an SLA at risk, an SLA breached."""
+"""What the desk tells a person about their tickets: an SLA at risk or breached, a ticket given to
+them, the customer's answer, a colleague naming them in a note."""
 
 from __future__ import annotations
 
@@ -11,6 +12,13 @@ from django.utils.translation import gettext_lazy as _
 class Kind(models.TextChoices):
     WARNING = "warning", _("SLA at risk")
     BREACH = "breach", _("SLA breached")
+    ASSIGNED = "assigned", _("Assigned to you")
+    CUSTOMER = "customer", _("The customer wrote")
+    MENTION = "mention", _("Mentioned in a note")
+
+
+#: Kinds about an SLA target (they have a clock and a due time).
+SLA_KINDS = (Kind.WARNING, Kind.BREACH)
 
 
 class Clock(models.TextChoices):
@@ -25,8 +33,11 @@ class Notification(models.Model):
     recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
     ticket = models.ForeignKey("tickets.Ticket", on_delete=models.CASCADE, related_name="+")
     kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
-    clock = models.CharField(_("target"), max_length=10, choices=Clock.choices)
-    due_at = models.DateTimeField(_("due"))
+    clock = models.CharField(_("target"), max_length=10, choices=Clock.choices, blank=True)
+    due_at = models.DateTimeField(_("due"), null=True, blank=True)
+    # What in the ticket's timeline this is about (an assignment, the customer's mail, a note).
+    event = models.ForeignKey("tickets.TicketEvent", on_delete=models.CASCADE, null=True, blank=True,
+                              related_name="+")  # fmt: skip
     created_at = models.DateTimeField(_("created"), default=timezone.now)
     read_at = models.DateTimeField(_("read"), null=True, blank=True)
     emailed_at = models.DateTimeField(_("e-mailed"), null=True, blank=True)
@@ -38,6 +49,8 @@ class Notification(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["recipient", "ticket", "kind", "clock", "due_at"],
                                     name="notify_once"),
+            models.UniqueConstraint(fields=["recipient", "event"], name="notify_once_per_event",
+                                    condition=models.Q(event__isnull=False)),
         ]  # fmt: skip
         indexes = [
             models.Index(fields=["recipient", "created_at"], name="notification_unread_idx",

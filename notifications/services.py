@@ -13,10 +13,12 @@ LOCKED). A person who turned the digest off still sees everything on the notific
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.urls import reverse
@@ -24,7 +26,8 @@ from django.utils import timezone, translation
 
 from notifications.models import Clock, Kind, Notification, Preference
 from outbox.services import queue_email
-from tickets.models import Status, Ticket
+from tickets.access import MANAGERS_GROUP
+from tickets.models import EventKind, Status, Team, Ticket, TicketEvent
 from tickets.sla import SlaLookup
 from tickets.worktime import working_time_between
 
@@ -127,6 +130,52 @@ def send_digests(limit: int = 5000) -> int:
                 sent += 1
         Notification.objects.filter(pk__in=[row.pk for row in rows]).update(emailed_at=now)
     return sent
+
+
+#: ``@name`` in a note: a colleague's login.
+MENTION = re.compile(r"(?<![\w.@])@([\w.+-]{1,150})")
+
+
+def _people_on(ticket: Ticket) -> QuerySet:
+    """Who works on the ticket's team (members and supervisor) and the managers: who may be told about it."""
+    return (
+        get_user_model()
+        .objects.filter(
+            Q(desk_teams=ticket.team_id) | Q(supervised_teams=ticket.team_id) | Q(groups__name=MANAGERS_GROUP),
+            is_active=True,
+        )
+        .distinct()
+    )
+
+
+def notify_about_event(*, event: TicketEvent) -> None:
+    """Tell people what happened on a ticket (``tickets.hooks.event_recorded``): the agent a ticket was
+    given to by someone else, the assignee (else the supervisor) when the customer wrote, and the
+    colleagues a note names with ``@login``. Never the person who did it."""
+    ticket = event.ticket
+    people: set[int] = set()
+    kind = None
+    if event.kind == EventKind.ASSIGNED and not event.after.get("taken"):
+        kind = Kind.ASSIGNED
+        assignee = event.after.get("assignee")
+        if assignee:
+            people = set(_people_on(ticket).filter(username=assignee).values_list("pk", flat=True))
+    elif event.kind == EventKind.RECEIVED:
+        kind = Kind.CUSTOMER
+        person = ticket.assignee_id or Team.objects.filter(pk=ticket.team_id).values_list("supervisor", flat=True)[0]
+        people = {person} if person else set()
+    elif event.kind == EventKind.NOTE and "@" in event.body:
+        kind = Kind.MENTION
+        names = set(MENTION.findall(event.body))
+        if names:
+            people = set(_people_on(ticket).filter(username__in=names).values_list("pk", flat=True))
+    people.discard(event.actor_id)
+    if kind and people:
+        Notification.objects.bulk_create(
+            [Notification(recipient_id=person, ticket=ticket, kind=kind, event=event, created_at=event.at)
+             for person in people],
+            ignore_conflicts=True,
+        )  # fmt: skip
 
 
 def mark_all_read(user) -> int:

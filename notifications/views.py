@@ -21,7 +21,7 @@ LATEST = 100
 def notification_list(request: HttpRequest) -> HttpResponse:
     rows = (
         Notification.objects.filter(recipient=acting_user(request))
-        .select_related("ticket")
+        .select_related("ticket", "event__actor")
         .order_by("-created_at", "-id")[:LATEST]
     )
     preference = Preference.objects.filter(user=acting_user(request)).first()

@@ -119,7 +119,7 @@ def _record(
     after: dict[str, Any] | None = None,
     request_key: str | None = None,
 ) -> TicketEvent:
-    return TicketEvent.objects.create(
+    event = TicketEvent.objects.create(
         ticket=ticket,
         kind=kind,
         actor=by,
@@ -129,6 +129,8 @@ def _record(
         after=after or {},
         request_key=_scoped(kind, request_key),
     )
+    hooks.event_recorded.send(event=event)
+    return event
 
 
 def _save(ticket: Ticket, fields: list[str], now: datetime) -> None:

@@ -139,7 +139,7 @@ def test_the_three_journeys(desk, people, page_factory, language):
     agent_page.select_option("select[name=category]", str(Category.objects.get(slug="repair").pk))
     agent_page.select_option("select[name=channel]", "phone")
     agent_page.select_option("select[name=team]", str(people["team"].pk))
-    agent_page.locator("main form button[type=submit]").click()
+    agent_page.locator("main form button[value=open]").click()
     agent_page.wait_for_url(re.compile(r"/tickets/\d+/$"))
     ticket = Ticket.objects.get()
     agent_page.fill("form[action$='/reply/'] textarea[name=body]", "师傅明天上午上门。")

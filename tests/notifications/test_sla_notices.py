@@ -7,9 +7,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from django.utils import timezone
 
 from notifications import services
-from notifications.models import Notification
+from notifications.models import Kind, Notification
 from outbox.models import OutgoingEmail
 from tests.factories import make_ticket
 from tickets import services as ticket_services
@@ -98,3 +99,40 @@ def test_nobody_sees_anothers_notifications(team, agent, outsider, client):
         services.sweep_sla()
     client.force_login(outsider)
     assert "SR-" not in client.get("/notifications/").content.decode()
+
+
+class TestNoticesAboutTheTimeline:
+    def test_an_agent_is_told_when_a_ticket_is_given_to_them_but_not_when_they_take_it(
+        self, team, agent, colleague, supervisor
+    ):
+        given = make_ticket(team=team, by=supervisor)
+        ticket_services.assign_ticket(ticket=given, by=supervisor, assignee=agent)
+        taken = make_ticket(team=team, by=colleague)
+        ticket_services.add_reply(ticket=taken, by=colleague, body="我来处理")  # takes it: nobody else is told
+
+        notices = list(Notification.objects.values_list("recipient__username", "kind", "ticket"))
+        assert notices == [("alice", Kind.ASSIGNED, given.pk)]
+
+    def test_a_customers_mail_tells_the_assignee_else_the_supervisor(self, team, agent, supervisor):
+        mine = make_ticket(team=team, by=agent, assignee=agent)
+        nobodys = make_ticket(team=team, by=agent)
+        for ticket in (mine, nobodys):
+            ticket_services.receive_message(
+                ticket=ticket, body="还是不行", at=timezone.now(), message_id=f"<{ticket.pk}@x>",
+                sender=ticket.customer.email,
+            )  # fmt: skip
+        told = set(Notification.objects.filter(kind=Kind.CUSTOMER).values_list("recipient__username", "ticket"))
+        assert told == {("alice", mine.pk), ("carol", nobodys.pk)}
+
+    def test_a_note_naming_colleagues_tells_them_and_nobody_outside_the_team(
+        self, team, agent, colleague, supervisor, outsider, client
+    ):
+        ticket = make_ticket(team=team, by=agent, assignee=agent)
+        body = "@bob 请帮忙看一下，@carol 知悉；@mallory 不在本组；mail@alice.cn"
+        ticket_services.add_note(ticket=ticket, by=agent, body=body)
+        told = set(Notification.objects.filter(kind=Kind.MENTION).values_list("recipient__username", flat=True))
+        assert told == {"bob", "carol"}
+
+        client.force_login(colleague)
+        page = client.get("/notifications/").content.decode()
+        assert ticket.reference in page and "Alice" in page
