@@ -12,7 +12,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest
 
-from tickets.models import SavedView, Team, Ticket
+from tickets.models import CannedReply, SavedView, Team, Ticket
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -80,6 +80,14 @@ def saved_views_for_user(user: Viewer) -> QuerySet[SavedView]:
         return SavedView.objects.none()
     teams = Team.objects.filter(Q(members=user) | Q(supervisor=user)).values("pk")
     return SavedView.objects.filter(Q(owner=user) | Q(team__in=teams))
+
+
+def canned_replies_for_user(user: Viewer) -> QuerySet[CannedReply]:
+    """The user's own canned replies and those shared with their teams."""
+    if not user.is_authenticated:
+        return CannedReply.objects.none()
+    teams = Team.objects.filter(Q(members=user) | Q(supervisor=user)).values("pk")
+    return CannedReply.objects.filter(Q(owner=user) | Q(team__in=teams))
 
 
 def may_share_with(user: Viewer, team: Team) -> bool:

@@ -13,7 +13,16 @@ from django.utils.functional import lazy
 from django.utils.translation import gettext_lazy as _
 
 from tickets import attachments
-from tickets.models import LIVE_CHANNELS, CallDirection, Category, Channel, Priority, Team
+from tickets.models import (
+    LIVE_CHANNELS,
+    CallDirection,
+    CannedAction,
+    CannedReply,
+    Category,
+    Channel,
+    Priority,
+    Team,
+)
 from tickets.selectors import assignable_users
 from tickets.templatetags.desk import person
 
@@ -216,6 +225,24 @@ class TicketEditForm(ActionForm):
 class ReplyForm(ActionForm):
     body = forms.CharField(label=_("Reply to the customer"), max_length=20000, widget=forms.Textarea(attrs={"rows": 4}))
     attachments = AttachmentsField(label=_("Send with the reply"))
+    then = forms.ChoiceField(label=_("Then"), choices=CannedAction.choices, required=False)
+
+
+class CannedReplyForm(forms.ModelForm):
+    class Meta:
+        model = CannedReply
+        fields = ["name", "body_zh", "body_en", "action", "team"]
+        widgets = {"body_zh": forms.Textarea(attrs={"rows": 4}), "body_en": forms.Textarea(attrs={"rows": 4})}
+        help_texts = {
+            "body_zh": _("Placeholders: {customer}, {reference}, {agent}, {due} (the next target)."),
+            "body_en": _("Used for customers who read English; empty: the Chinese text."),
+        }
+
+    def __init__(self, *args, teams, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["team"].queryset = teams
+        self.fields["team"].required = False
+        self.fields["team"].empty_label = _("Only me")
 
 
 class CallForm(ActionForm):

@@ -481,3 +481,31 @@ class SavedView(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class CannedAction(models.TextChoices):
+    NONE = "", _("Only reply")
+    PENDING = "pending", _("Reply and wait for the customer")
+
+
+class CannedReply(models.Model):
+    """A reply written once and used often (常用回复), in both languages, with placeholders filled in
+    as it is used: {customer}, {reference}, {agent}, {due}. An agent's own, or shared with a team."""
+
+    name = models.CharField(_("name"), max_length=100)
+    body_zh = models.TextField(_("text (Chinese)"), max_length=5000)
+    body_en = models.TextField(_("text (English)"), max_length=5000, blank=True)
+    action = models.CharField(_("then"), max_length=10, choices=CannedAction.choices, blank=True, default="")
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    team = models.ForeignKey(
+        Team, verbose_name=_("shared with"), on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("canned reply")
+        verbose_name_plural = _("canned replies")
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return self.name

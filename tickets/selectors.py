@@ -172,3 +172,21 @@ def sla_clock(ticket: Ticket, now=None) -> list[dict]:
             item["late"] = working_duration(working_time_between(due, now, calendar))
         clock.append(item)
     return clock
+
+
+#: The placeholders a canned reply may use.
+PLACEHOLDERS = re.compile(r"\{(customer|reference|agent|due)\}")
+
+
+def canned_text(canned, ticket: Ticket, agent) -> str:
+    """A canned reply for this ticket, in its customer's language, with its placeholders filled in."""
+    english = ticket.customer.preferred_language == "en" and canned.body_en.strip()
+    text = canned.body_en if english else canned.body_zh
+    due = ticket.response_due_at if ticket.first_response_at is None else ticket.resolution_due_at
+    values = {
+        "customer": ticket.customer.name,
+        "reference": ticket.reference,
+        "agent": (agent.get_full_name() or agent.get_username()) if agent else "",
+        "due": timezone.localtime(due).strftime("%Y-%m-%d %H:%M") if due else "",
+    }
+    return PLACEHOLDERS.sub(lambda match: values[match.group(1)], text)

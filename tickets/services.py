@@ -34,6 +34,7 @@ from tickets.models import (
     OPEN_STATUSES,
     REPEAT_WINDOW,
     CallDirection,
+    CannedReply,
     Category,
     Channel,
     Customer,
@@ -691,6 +692,30 @@ def delete_view(*, view: SavedView, by: Actor) -> None:
     if view.owner_id != getattr(by, "pk", None):
         raise ApplicationError(_("Only the person who saved a view can delete it."))
     view.delete()
+
+
+def save_canned_reply(*, by: Actor, reply: CannedReply | None = None, **fields: Any) -> CannedReply:
+    """Write a canned reply (a new one, or ``reply`` changed by its owner); shared with ``team``
+    only by that team's supervisor or a manager."""
+    team = fields.get("team")
+    if team is not None and not may_share_with(by, team):
+        raise ApplicationError(_("Only the team's supervisor or a manager can share a reply with it."), field="team")
+    if not (fields.get("body_zh") or "").strip():
+        raise ApplicationError(_("Write the Chinese text."), field="body_zh")
+    if reply is None:
+        return CannedReply.objects.create(owner=by, **fields)
+    if reply.owner_id != getattr(by, "pk", None):
+        raise ApplicationError(_("Only the person who wrote a canned reply can change it."))
+    for name, value in fields.items():
+        setattr(reply, name, value)
+    reply.save()
+    return reply
+
+
+def delete_canned_reply(*, reply: CannedReply, by: Actor) -> None:
+    if reply.owner_id != getattr(by, "pk", None):
+        raise ApplicationError(_("Only the person who wrote a canned reply can delete it."))
+    reply.delete()
 
 
 def acknowledge_request(ticket: Ticket) -> bool:

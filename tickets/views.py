@@ -14,6 +14,7 @@ from urllib.parse import urlencode
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -27,6 +28,7 @@ from config.exceptions import ApplicationError
 from tickets import forms, hooks, services
 from tickets.access import (
     acting_user,
+    canned_replies_for_user,
     get_ticket_for_user,
     may_share_with,
     parse_pk,
@@ -36,8 +38,8 @@ from tickets.access import (
 )
 from tickets.calendars import calendar_by_id
 from tickets.filters import DEFAULT_QUERY, SORTS, VIEWS, TicketFilter, queue_query, view_queryset
-from tickets.models import Attachment, Status, Ticket
-from tickets.selectors import queue_for_user, sla_clock, timeline_for, working_duration
+from tickets.models import Attachment, CannedAction, Status, Team, Ticket
+from tickets.selectors import canned_text, queue_for_user, sla_clock, timeline_for, working_duration
 from tickets.worktime import working_time_between
 
 QUEUE_PAGE_SIZE = 25
@@ -244,6 +246,7 @@ def _detail(request: HttpRequest, ticket: Ticket, bound: dict[str, Any] | None =
     now = timezone.now()
     built = _action_forms(request, ticket, bound)
     context = {
+        "canned_replies": canned_replies_for_user(request.user).only("id", "name") if "reply" in built else [],
         "ticket": ticket,
         "events": timeline_for(ticket),
         "sla": sla_clock(ticket, now),
@@ -258,7 +261,16 @@ def _detail(request: HttpRequest, ticket: Ticket, bound: dict[str, Any] | None =
 @require_GET
 @login_required
 def ticket_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    return _detail(request, get_ticket_for_user(request.user, pk))
+    """The ticket; with ``?canned=<id>``, its reply box filled with that canned reply."""
+    ticket = get_ticket_for_user(request.user, pk)
+    bound = None
+    if request.GET.get("canned") and ticket.status in services.TRANSITIONS["reply"][0]:
+        canned = canned_replies_for_user(request.user).filter(pk=parse_pk(request.GET["canned"])).first()
+        if canned is None:
+            raise Http404
+        reply = forms.ReplyForm(initial={"body": canned_text(canned, ticket, request.user), "then": canned.action})
+        bound = {"reply": reply}
+    return _detail(request, ticket, bound)
 
 
 def _act(
@@ -283,6 +295,18 @@ def _key(data: dict[str, Any]) -> str | None:
     return data.get("request_key") or None
 
 
+@transaction.atomic
+def _reply(request: HttpRequest, ticket: Ticket, data: dict[str, Any]) -> Ticket:
+    """The reply, then (a canned reply's action) the wait for the customer, in one transaction."""
+    by = acting_user(request)
+    ticket = services.add_reply(
+        ticket=ticket, by=by, body=data["body"], request_key=_key(data), attachments=data["attachments"]
+    )
+    if data.get("then") == CannedAction.PENDING and ticket.status != Status.PENDING:
+        ticket = services.mark_pending(ticket=ticket, by=by, request_key=_key(data))
+    return ticket
+
+
 @require_POST
 @login_required
 def ticket_reply(request: HttpRequest, pk: int) -> HttpResponse:
@@ -291,11 +315,44 @@ def ticket_reply(request: HttpRequest, pk: int) -> HttpResponse:
         pk,
         "reply",
         forms.ReplyForm(request.POST, request.FILES),
-        lambda t, d: services.add_reply(
-            ticket=t, by=acting_user(request), body=d["body"], request_key=_key(d), attachments=d["attachments"]
-        ),
+        lambda t, d: _reply(request, t, d),
         _("Your reply was added."),
     )
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def canned_replies(request: HttpRequest) -> HttpResponse:
+    """The canned replies one may use (one's own and one's teams'), and a form to write one."""
+    shareable = Team.objects.filter(
+        pk__in=[t.pk for t in teams_for_user(request.user) if may_share_with(request.user, t)]
+    )
+    form = forms.CannedReplyForm(request.POST or None, teams=shareable)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.save_canned_reply(by=acting_user(request), **form.cleaned_data)
+        except ApplicationError as error:
+            form.add_error(error.field if error.field in form.fields else None, error.message)
+        else:
+            messages.success(request, _("The canned reply was saved."))
+            return redirect("tickets:canned")
+    replies = canned_replies_for_user(request.user).select_related("team", "owner")
+    return render(
+        request, "tickets/canned.html", {"form": form, "replies": replies}, status=400 if form.errors else 200
+    )
+
+
+@require_POST
+@login_required
+def canned_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    reply = get_object_or_404(canned_replies_for_user(request.user), pk=parse_pk(pk))
+    try:
+        services.delete_canned_reply(reply=reply, by=acting_user(request))
+    except ApplicationError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, _("The canned reply was deleted."))
+    return redirect("tickets:canned")
 
 
 @require_POST
