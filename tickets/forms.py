@@ -289,3 +289,48 @@ class CloseForm(ActionForm):
 
 class ReopenForm(ActionForm):
     reason = forms.CharField(label=_("Why reopen?"), max_length=2000)
+
+
+class BulkForm(forms.Form):
+    """One action on the tickets ticked in the queue; each goes through its own service."""
+
+    ACTIONS = [
+        ("assign", _("Assign to")),
+        ("priority", _("Set the priority")),
+        ("pending", _("Wait for the customer")),
+        ("resolve", _("Resolve")),
+    ]
+    MAX_TICKETS = 100
+
+    action = forms.ChoiceField(label=_("With the ticked tickets"), choices=ACTIONS)
+    tickets = forms.TypedMultipleChoiceField(coerce=int, choices=[], error_messages={
+        "required": _("Tick the tickets first."),
+    })  # fmt: skip
+    assignee = PersonChoiceField(label=_("Assign to"), queryset=User.objects.none(), required=False,
+                                 to_field_name="username")  # fmt: skip
+    priority = forms.ChoiceField(label=_("Priority"), choices=[("", "—"), *Priority.choices], required=False)
+    note = forms.CharField(label=_("Note"), max_length=2000, required=False)
+    query = forms.CharField(widget=forms.HiddenInput, required=False, max_length=1000)
+
+    def __init__(self, *args, people, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["assignee"].queryset = people
+        ticked = self.data.getlist("tickets") if hasattr(self.data, "getlist") else []
+        self.fields["tickets"].choices = [(value, value) for value in ticked if str(value).isdigit()]
+
+    def clean_tickets(self):
+        tickets = self.cleaned_data["tickets"]
+        if len(tickets) > self.MAX_TICKETS:
+            raise forms.ValidationError(_("At most %(n)d tickets at a time.") % {"n": self.MAX_TICKETS})
+        return tickets
+
+    def clean(self):
+        data = super().clean()
+        action = data.get("action")
+        if action == "assign" and not data.get("assignee"):
+            self.add_error("assignee", _("Choose who takes the tickets."))
+        if action == "priority" and not data.get("priority"):
+            self.add_error("priority", _("Choose the priority."))
+        if action == "resolve" and not (data.get("note") or "").strip():
+            self.add_error("note", _("Describe how the problems were resolved."))
+        return data

@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.ticket_list, name="list"),
     path("new/", views.ticket_create, name="create"),
     path("views/", views.view_save, name="view_save"),
+    path("bulk/", views.bulk, name="bulk"),
     path("replies/", views.canned_replies, name="canned"),
     path("replies/<int:pk>/delete/", views.canned_delete, name="canned_delete"),
     path("views/<int:pk>/delete/", views.view_delete, name="view_delete"),

@@ -21,7 +21,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from config.exceptions import ApplicationError
@@ -37,7 +37,7 @@ from tickets.access import (
     tickets_for_user,
 )
 from tickets.calendars import calendar_by_id
-from tickets.filters import DEFAULT_QUERY, SORTS, VIEWS, TicketFilter, queue_query, view_queryset
+from tickets.filters import DEFAULT_QUERY, SORTS, VIEWS, TicketFilter, queue_query, user_assignees, view_queryset
 from tickets.models import Attachment, CannedAction, Status, Team, Ticket
 from tickets.selectors import canned_text, queue_for_user, sla_clock, timeline_for, working_duration
 from tickets.worktime import working_time_between
@@ -131,6 +131,7 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
         "filter": filterset, "page": page, "query": query.urlencode(), "views": _view_counts(request),
         "current_view": data.get("view", ""), "current_query": queue_query(data), "sort": data.get("sort", ""),
         "sort_links": _sort_links(query), "saved_views": saved, "share_teams": teams,
+        "bulk": forms.BulkForm(people=user_assignees(request), initial={"query": query.urlencode()}),
     }  # fmt: skip
     return render(request, "tickets/list.html", context)
 
@@ -523,3 +524,56 @@ def attachment(request: HttpRequest, pk: int, attachment_pk: int, thumbnail: boo
     response["Cache-Control"] = "private, max-age=3600"
     response["Cross-Origin-Resource-Policy"] = "same-origin"
     return response
+
+
+def _bulk_one(action: str, ticket: Ticket, by: Any, data: dict[str, Any]) -> None:
+    if action == "assign":
+        services.assign_ticket(ticket=ticket, by=by, assignee=data["assignee"])
+    elif action == "priority":
+        services.update_ticket(ticket=ticket, by=by, priority=data["priority"])
+    elif action == "pending":
+        services.mark_pending(ticket=ticket, by=by, note=data["note"])
+    elif action == "resolve":
+        services.resolve_ticket(ticket=ticket, by=by, note=data["note"])
+
+
+@require_POST
+@login_required
+def bulk(request: HttpRequest) -> HttpResponse:
+    """One action on the tickets ticked in the queue: each through the same service as on its page;
+    a summary of what was done and, ticket by ticket, what was refused and why."""
+    form = forms.BulkForm(request.POST, people=user_assignees(request))
+    back = reverse("tickets:list") + (
+        f"?{queue_query(QueryDict(request.POST.get('query', '')))}" if request.POST.get("query") else ""
+    )
+    if not form.is_valid():
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, error)
+        return redirect(back)
+    data = form.cleaned_data
+    by = acting_user(request)
+    found = {t.pk: t for t in tickets_for_user(request.user).filter(pk__in=data["tickets"])}
+    done, refused = 0, []
+    for pk in data["tickets"]:
+        ticket = found.get(pk)
+        if ticket is None:
+            refused.append(_("#%(pk)s: no such ticket in your teams") % {"pk": pk})
+            continue
+        try:
+            _bulk_one(data["action"], ticket, by, data)
+        except ApplicationError as error:
+            refused.append(f"{ticket.reference}: {error.message}")
+        else:
+            done += 1
+    if done:
+        messages.success(
+            request, ngettext("%(n)d ticket was changed.", "%(n)d tickets were changed.", done) % {"n": done}
+        )
+    if refused:
+        messages.error(
+            request,
+            ngettext("%(n)d ticket was refused:", "%(n)d tickets were refused:", len(refused)) % {"n": len(refused)}
+            + " " + "; ".join(refused),
+        )  # fmt: skip
+    return redirect(back)
