@@ -222,6 +222,17 @@ class TicketEditForm(ActionForm):
         return data
 
 
+class CustomerForm(ActionForm):
+    name = forms.CharField(label=_("Name"), max_length=200)
+    email = forms.EmailField(label=_("E-mail"), max_length=254, required=False)
+    phone = forms.CharField(label=_("Phone"), max_length=40, required=False)
+    preferred_language = forms.ChoiceField(label=_("Language"), choices=settings.LANGUAGES)
+    note = forms.CharField(
+        label=_("Note about the customer"), max_length=2000, required=False,
+        widget=forms.Textarea(attrs={"rows": 2}), help_text=_("Shown on all of their tickets."),
+    )  # fmt: skip
+
+
 class ReplyForm(ActionForm):
     body = forms.CharField(label=_("Reply to the customer"), max_length=20000, widget=forms.Textarea(attrs={"rows": 4}))
     attachments = AttachmentsField(label=_("Send with the reply"))

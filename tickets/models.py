@@ -244,6 +244,8 @@ class Customer(models.Model):
     preferred_language = models.CharField(
         _("preferred language"), max_length=10, choices=settings.LANGUAGES, default=settings.LANGUAGE_CODE
     )
+    # What the desk should know about this customer, whatever the ticket (a VIP, a hearing aid, a dispute).
+    note = models.TextField(_("note about the customer"), max_length=2000, blank=True, default="", db_default="")
     created_at = models.DateTimeField(_("created"), default=timezone.now)
 
     class Meta:

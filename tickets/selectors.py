@@ -107,17 +107,29 @@ def assignable_users(team: Team) -> QuerySet:
 TICKET_FIELDS = {field.name for field in Ticket._meta.get_fields()}
 
 
+#: A customer's details, recorded in a ticket's timeline as ``customer_<field>``.
+CUSTOMER_FIELDS = {f"customer_{field.name}" for field in Customer._meta.get_fields()}
+
+
+def _model_field(name: str) -> Any:
+    if name.startswith("customer_") and name in CUSTOMER_FIELDS:
+        return Customer._meta.get_field(name.removeprefix("customer_"))
+    return Ticket._meta.get_field(name)
+
+
 def _field_label(name: str) -> str:
     try:
-        return str(Ticket._meta.get_field(name).verbose_name)
+        field = _model_field(name)
     except FieldDoesNotExist:
         return name
+    label = str(field.verbose_name)
+    return _("customer's %(detail)s") % {"detail": label} if field.model is Customer else label
 
 
 def _field_value(name: str, value: Any) -> Any:
     """A recorded value as people read it: choice labels instead of keys."""
     try:
-        field = Ticket._meta.get_field(name)
+        field = _model_field(name)
     except FieldDoesNotExist:
         return value
     if isinstance(field, models.DateTimeField) and isinstance(value, str):
@@ -132,7 +144,7 @@ def timeline_for(ticket: Ticket) -> list:
         event.changes = [
             (_field_label(name), _field_value(name, event.before.get(name)), _field_value(name, value))
             for name, value in event.after.items()
-            if name in TICKET_FIELDS and event.before.get(name) != value
+            if (name in TICKET_FIELDS or name in CUSTOMER_FIELDS) and event.before.get(name) != value
         ]
         call_at = event.after.get("at") if event.kind == EventKind.CALL else None
         event.call_at = parse_datetime(call_at) if call_at else None

@@ -51,6 +51,8 @@ from tickets.sla import clock_for, sla_calendar, sla_policy_for
 from tickets.worktime import Calendar, add_working_time, working_time_between
 
 if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
     from config.types import Actor
 
 #: action → statuses it may start from, and the status it leads to (None: unchanged).
@@ -674,7 +676,7 @@ def add_attachments(*, ticket: Ticket | int, by: Actor, attachments: Sequence[fi
     return files.store(ticket=ticket, event=None, by=by, files=attachments)
 
 
-def save_view(*, by: Actor, name: str, query: str, team: Team | None = None) -> SavedView:
+def save_view(*, by: User, name: str, query: str, team: Team | None = None) -> SavedView:
     """Save the queue's filters as ``name`` (again under the same name: replaced); shared with ``team``
     when given (its supervisor or a manager only)."""
     name = " ".join((name or "").split())
@@ -687,14 +689,14 @@ def save_view(*, by: Actor, name: str, query: str, team: Team | None = None) -> 
     return view
 
 
-def delete_view(*, view: SavedView, by: Actor) -> None:
+def delete_view(*, view: SavedView, by: User) -> None:
     """Delete a saved view: its owner only."""
     if view.owner_id != getattr(by, "pk", None):
         raise ApplicationError(_("Only the person who saved a view can delete it."))
     view.delete()
 
 
-def save_canned_reply(*, by: Actor, reply: CannedReply | None = None, **fields: Any) -> CannedReply:
+def save_canned_reply(*, by: User, reply: CannedReply | None = None, **fields: Any) -> CannedReply:
     """Write a canned reply (a new one, or ``reply`` changed by its owner); shared with ``team``
     only by that team's supervisor or a manager."""
     team = fields.get("team")
@@ -712,10 +714,45 @@ def save_canned_reply(*, by: Actor, reply: CannedReply | None = None, **fields: 
     return reply
 
 
-def delete_canned_reply(*, reply: CannedReply, by: Actor) -> None:
+def delete_canned_reply(*, reply: CannedReply, by: User) -> None:
     if reply.owner_id != getattr(by, "pk", None):
         raise ApplicationError(_("Only the person who wrote a canned reply can delete it."))
     reply.delete()
+
+
+CUSTOMER_FIELDS = ("name", "email", "phone", "preferred_language", "note")
+
+
+@transaction.atomic
+def update_customer(*, ticket: Ticket | int, by: Actor, request_key: str | None = None, **changes: Any) -> Ticket:
+    """Correct the customer's contact details, language or note from one of their tickets. Writes an
+    ``updated`` event on that ticket with each detail before and after (the customer's e-mail must stay
+    unique: another customer's address is refused)."""
+    unknown = set(changes) - set(CUSTOMER_FIELDS)
+    if unknown:
+        raise ApplicationError(_("These fields cannot be changed here: %s") % ", ".join(sorted(unknown)))
+    ticket = _locked(ticket)
+    if _already_done(ticket, request_key, EventKind.UPDATED):
+        return ticket
+    customer = Customer.objects.select_for_update().get(pk=ticket.customer_id)
+    email = (changes.get("email") or "").strip()
+    if email and Customer.objects.filter(email__iexact=email).exclude(pk=customer.pk).exists():
+        raise ApplicationError(_("Another customer has the e-mail address %s.") % email, field="email")
+    if "name" in changes and not (changes["name"] or "").strip():
+        raise ApplicationError(_("Enter the customer's name."), field="name")
+    before, after = {}, {}
+    for name, value in changes.items():
+        value = (value or "").strip()
+        if getattr(customer, name) != value:
+            before[f"customer_{name}"], after[f"customer_{name}"] = getattr(customer, name), value
+            setattr(customer, name, value)
+    if not after:
+        return ticket
+    customer.save(update_fields=[key.removeprefix("customer_") for key in after])
+    now = timezone.now()
+    _save(ticket, [], now)
+    _record(ticket, EventKind.UPDATED, by, at=now, before=before, after=after, request_key=request_key)
+    return ticket
 
 
 def acknowledge_request(ticket: Ticket) -> bool:

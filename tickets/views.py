@@ -225,6 +225,8 @@ def _action_forms(request: HttpRequest, ticket: Ticket, bound: dict[str, Any] | 
         "reopen": forms.ReopenForm,
     }
     built = {name: make() for name, make in makers.items() if name in allowed}
+    customer = ticket.customer
+    built["customer"] = forms.CustomerForm(initial={name: getattr(customer, name) for name in services.CUSTOMER_FIELDS})
     built.update(bound or {})
     return built
 
@@ -247,6 +249,10 @@ def _detail(request: HttpRequest, ticket: Ticket, bound: dict[str, Any] | None =
     now = timezone.now()
     built = _action_forms(request, ticket, bound)
     context = {
+        "other_tickets": tickets_for_user(request.user)
+        .filter(customer_id=ticket.customer_id)
+        .exclude(pk=ticket.pk)
+        .order_by("-requested_at")[:5],
         "canned_replies": canned_replies_for_user(request.user).only("id", "name") if "reply" in built else [],
         "ticket": ticket,
         "events": timeline_for(ticket),
@@ -377,6 +383,25 @@ def ticket_edit(request: HttpRequest, pk: int) -> HttpResponse:
             **{name: d[name] for name in forms.TicketEditForm.CHANGES},
         ),
         _("The ticket's details were saved."),
+    )
+
+
+@require_POST
+@login_required
+def ticket_customer(request: HttpRequest, pk: int) -> HttpResponse:
+    """The customer's details corrected from their ticket (recorded in its timeline)."""
+    return _act(
+        request,
+        pk,
+        "customer",
+        forms.CustomerForm(request.POST),
+        lambda t, d: services.update_customer(
+            ticket=t,
+            by=acting_user(request),
+            request_key=_key(d),
+            **{name: d[name] for name in services.CUSTOMER_FIELDS},
+        ),
+        _("The customer's details were saved."),
     )
 
 

@@ -77,3 +77,26 @@ def test_filters_and_forms_name_people_as_the_lists_do(agent_client, ticket):
     page = agent_client.get(reverse("tickets:detail", args=[ticket.pk])).content.decode()
     for html in (queue, page):
         assert '<option value="alice">Alice</option>' in html or '<option value="alice" selected>Alice</option>' in html
+
+
+def test_the_customers_details_are_corrected_from_the_ticket_and_shown_on_all_their_tickets(
+    agent_client, ticket, team, agent, other_team, outsider
+):
+    from tests.factories import CustomerFactory, make_ticket
+
+    earlier = make_ticket(team=team, by=agent, customer=ticket.customer, subject="去年的报修")
+    elsewhere = make_ticket(team=other_team, by=outsider, customer=ticket.customer, subject="别组的工单")
+    CustomerFactory(email="taken@example.com")
+    form = {"name": "李雷", "email": "li.lei@example.com", "phone": "13900000000", "preferred_language": "en",
+            "note": "老客户，耳背，请大声说话"}  # fmt: skip
+
+    refused = agent_client.post(reverse("tickets:customer", args=[ticket.pk]), {**form, "email": "taken@example.com"})
+    assert refused.status_code == 400 and "taken@example.com" in refused.content.decode()
+
+    assert agent_client.post(reverse("tickets:customer", args=[ticket.pk]), form).status_code == 302
+    ticket.customer.refresh_from_db()
+    assert (ticket.customer.phone, ticket.customer.preferred_language) == ("13900000000", "en")
+    page = agent_client.get(reverse("tickets:detail", args=[earlier.pk])).content.decode()
+    assert "老客户，耳背，请大声说话" in page and ticket.reference in page and elsewhere.reference not in page
+    timeline = agent_client.get(reverse("tickets:detail", args=[ticket.pk])).content.decode()
+    assert "13900000000" in timeline.split('class="timeline"', 1)[1]
