@@ -7,6 +7,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
+from django.contrib.postgres.indexes import OpClass
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models.functions import Lower
@@ -255,7 +256,12 @@ class Customer(models.Model):
         constraints = [
             models.UniqueConstraint(Lower("email"), condition=~models.Q(email=""), name="customer_unique_email"),
         ]
-        indexes = [models.Index(fields=["phone"], name="customer_phone_idx")]
+        indexes = [
+            models.Index(fields=["phone"], name="customer_phone_idx"),
+            # The customer search by the start of a phone number or e-mail address (LIKE 'prefix%').
+            models.Index(OpClass("phone", name="varchar_pattern_ops"), name="customer_phone_prefix_idx"),
+            models.Index(OpClass(Lower("email"), name="text_pattern_ops"), name="customer_email_prefix_idx"),
+        ]
 
     def __str__(self) -> str:
         return self.name

@@ -10,7 +10,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 from django.db.models import Case, F, Q, QuerySet, When
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Lower
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.formats import date_format
@@ -202,3 +202,23 @@ def canned_text(canned, ticket: Ticket, agent) -> str:
         "due": timezone.localtime(due).strftime("%Y-%m-%d %H:%M") if due else "",
     }
     return PLACEHOLDERS.sub(lambda match: values[match.group(1)], text)
+
+
+#: A phone number as people type it: digits, spaces, +, - and brackets.
+PHONE_LIKE = re.compile(r"^[\d\s+()-]{3,}$")
+CUSTOMER_MATCHES = 8
+
+
+def find_customers(text: str) -> QuerySet[Customer]:
+    """Customers as an agent types: by the start of the phone number, of the e-mail address, or by
+    any part of the name. At most ``CUSTOMER_MATCHES``, each served by an index."""
+    text = " ".join((text or "").split())[:100]
+    if len(text) < 2:
+        return Customer.objects.none()
+    if PHONE_LIKE.match(text):
+        matches = Customer.objects.filter(phone__startswith=re.sub(r"[\s()-]", "", text))
+    elif "@" in text:
+        matches = Customer.objects.alias(address=Lower("email")).filter(address__startswith=text.lower())
+    else:
+        matches = Customer.objects.filter(name__icontains=text)
+    return matches.order_by("name", "id")[:CUSTOMER_MATCHES]

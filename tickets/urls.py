@@ -7,6 +7,7 @@ app_name = "tickets"
 urlpatterns = [
     path("", views.ticket_list, name="list"),
     path("new/", views.ticket_create, name="create"),
+    path("customers/", views.customer_search, name="customer_search"),
     path("views/", views.view_save, name="view_save"),
     path("bulk/", views.bulk, name="bulk"),
     path("replies/", views.canned_replies, name="canned"),

@@ -38,8 +38,8 @@ from tickets.access import (
 )
 from tickets.calendars import calendar_by_id
 from tickets.filters import DEFAULT_QUERY, SORTS, VIEWS, TicketFilter, queue_query, user_assignees, view_queryset
-from tickets.models import Attachment, CannedAction, Status, Team, Ticket
-from tickets.selectors import canned_text, queue_for_user, sla_clock, timeline_for, working_duration
+from tickets.models import Attachment, CannedAction, Customer, Status, Team, Ticket
+from tickets.selectors import canned_text, find_customers, queue_for_user, sla_clock, timeline_for, working_duration
 from tickets.worktime import working_time_between
 
 QUEUE_PAGE_SIZE = 25
@@ -166,10 +166,33 @@ def view_delete(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("tickets:list")
 
 
+@require_GET
+@login_required
+def customer_search(request: HttpRequest) -> HttpResponse:
+    """Customers matching what the agent typed on the new-ticket form: the list alone for htmx (as they
+    type), a page of its own without JavaScript. Each match opens the form filled in for them."""
+    query = request.GET.get("q", "")
+    matches = list(find_customers(query))
+    template = "tickets/_partials/customer_matches.html" if request.htmx else "tickets/customer_search.html"
+    return render(request, template, {"matches": matches, "q": query})
+
+
+def _customer_initial(request: HttpRequest) -> dict[str, Any]:
+    """The new-ticket form filled in for a customer picked in the search (``?customer=<id>``)."""
+    if not request.GET.get("customer"):
+        return {}
+    customer = get_object_or_404(Customer, pk=parse_pk(request.GET["customer"]))
+    return {"customer_name": customer.name, "customer_email": customer.email, "customer_phone": customer.phone,
+            "customer_language": customer.preferred_language}  # fmt: skip
+
+
 @require_http_methods(["GET", "POST"])
 @login_required
 def ticket_create(request: HttpRequest) -> HttpResponse:
-    form = forms.TicketCreateForm(request.POST or None, request.FILES or None, teams=teams_for_user(request.user))
+    form = forms.TicketCreateForm(
+        request.POST or None, request.FILES or None, teams=teams_for_user(request.user),
+        initial=_customer_initial(request) if request.method == "GET" else None,
+    )  # fmt: skip
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:

@@ -63,3 +63,39 @@ def test_an_agent_moves_between_views_saves_one_and_edits_a_ticket(
     assert "滚筒洗衣机 XQG100" in page.locator(".timeline").inner_text()
     urgent.refresh_from_db()
     assert urgent.priority == "high" and urgent.product == "滚筒洗衣机 XQG100"
+
+
+@pytest.mark.parametrize("language", ["zh-hans", "en"])
+def test_the_customer_is_found_as_the_agent_types_and_keys_open_the_reply(
+    live_server, page_factory, team, agent, client, language
+):
+    from tests.factories import CustomerFactory
+
+    words = WORDS[language]
+    customer = CustomerFactory(name="韩梅梅", phone="13812345678", email="han@example.com")
+    ticket = make_ticket(team=team, by=agent, assignee=agent, subject="热水器打不着火")
+    client.force_login(agent)
+    page = page_factory(extra_http_headers={"Accept-Language": words["accept"]})
+    page.context.add_cookies([{"name": "sessionid", "value": client.cookies["sessionid"].value,
+                               "url": live_server.url}])  # fmt: skip
+
+    page.goto(live_server.url + "/tickets/new/")
+    page.locator("#customer-q").press_sequentially("138123", delay=30)
+    match = page.locator("#customer-matches a", has_text="韩梅梅")
+    match.wait_for()  # htmx brought the matches in while typing
+    match.click()
+    page.wait_for_url(re.compile(rf"customer={customer.pk}"))
+    assert page.locator("input[name=customer_phone]").input_value() == "13812345678"
+
+    page.goto(live_server.url + "/tickets/")
+    page.locator("body").press("j")  # the first ticket of the list
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(rf"/tickets/{ticket.pk}/$"))
+    page.locator("body").press("r")
+    assert page.evaluate("document.activeElement.name") == "body"  # the reply box
+    page.keyboard.type("您好，师傅明天上门。")
+    page.locator("#reply button[type=submit]").click()
+    page.wait_for_load_state()
+    assert "您好，师傅明天上门。" in page.locator(".timeline").inner_text()
+    page.locator("body").press("?")
+    assert page.locator("dialog#shortcuts").is_visible()
