@@ -257,6 +257,6 @@ def test_the_queue_and_the_ticket_page_show_the_working_time_left(team, agent, a
 
     ticket = make_ticket(team=team, by=agent, requested_at=datetime(2026, 12, 4, 16, 20, tzinfo=SH))
     queue = agent_client.get("/tickets/?view=all", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
-    assert "剩余 1 小时 50 分(工作时间)" in queue  # 1 h 30 today and 20 minutes on Monday, not 65 hours
+    assert "剩余 1 小时 50 分（工作时间）" in queue  # 1 h 30 today and 20 minutes on Monday, not 65 hours
     page = agent_client.get(f"/tickets/{ticket.pk}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "1 h 50 min left (working time)" in page
