@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 # Split the suite over the machine's cores (pytest-xdist); PYTEST_ARGS adds to it.
 TEST_WORKERS ?= auto
 
-.PHONY: run test lint wheels format messages clean-data bench-kpis bench-worktime bench-mail bench-load
+.PHONY: run test lint wheels format messages clean-data bench-kpis bench-worktime bench-queue bench-mail bench-load
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -66,6 +66,9 @@ bench-kpis: $(VENV)/.dev
 
 bench-worktime: $(VENV)/.dev
 	$(BIN)/python -m config.embedded exec -- $(BIN)/python bench/worktime_bench.py --recompute $(BENCH_ARGS)
+
+bench-queue: $(VENV)/.dev
+	$(BIN)/python -m config.embedded exec -- $(BIN)/python bench/queue_bench.py $(BENCH_ARGS)
 
 bench-mail: $(VENV)/.dev
 	$(BIN)/pip install --quiet -r requirements-bench.txt

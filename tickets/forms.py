@@ -20,6 +20,7 @@ from tickets.models import (
     CannedReply,
     Category,
     Channel,
+    LinkKind,
     Priority,
     Team,
 )
@@ -231,6 +232,12 @@ class CustomerForm(ActionForm):
         label=_("Note about the customer"), max_length=2000, required=False,
         widget=forms.Textarea(attrs={"rows": 2}), help_text=_("Shown on all of their tickets."),
     )  # fmt: skip
+
+
+class LinkForm(ActionForm):
+    reference = forms.CharField(label=_("Reference of the other ticket"), max_length=20,
+                                widget=forms.TextInput(attrs={"placeholder": "SR-2026-000123"}))  # fmt: skip
+    kind = forms.ChoiceField(label=_("Link"), choices=LinkKind.choices, initial=LinkKind.RELATED)
 
 
 class ReplyForm(ActionForm):

@@ -396,6 +396,7 @@ class EventKind(models.TextChoices):
     REOPENED = "reopened", _("reopened the ticket")
     UPDATED = "updated", _("updated the ticket")
     REPEATED = "repeated", _("recorded that the customer came back with the same problem")
+    LINKED = "linked", _("linked the ticket")
     RECEIVED = "received", _("wrote to the desk")
 
 
@@ -517,3 +518,30 @@ class CannedReply(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class LinkKind(models.TextChoices):
+    RELATED = "related", _("the same fault or matter")
+    PART_OF = "part_of", _("part of an incident")
+
+
+class TicketLink(models.Model):
+    """Two tickets that belong together: the same fault reported twice, or a ticket that is part of a
+    larger incident (``to_ticket`` is the incident). Shown on both."""
+
+    from_ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="links_out")
+    to_ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="links_in")
+    kind = models.CharField(_("link"), max_length=10, choices=LinkKind.choices, default=LinkKind.RELATED)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("ticket link")
+        verbose_name_plural = _("ticket links")
+        constraints = [
+            models.UniqueConstraint(fields=["from_ticket", "to_ticket"], name="one_link_per_pair"),
+            models.CheckConstraint(condition=~models.Q(from_ticket=models.F("to_ticket")), name="no_link_to_self"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.from_ticket_id} → {self.to_ticket_id}"

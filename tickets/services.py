@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -39,12 +40,14 @@ from tickets.models import (
     Channel,
     Customer,
     EventKind,
+    LinkKind,
     SavedView,
     SLAPolicy,
     Status,
     Team,
     Ticket,
     TicketEvent,
+    TicketLink,
 )
 from tickets.selectors import assignable_users
 from tickets.sla import clock_for, sla_calendar, sla_policy_for
@@ -753,6 +756,25 @@ def update_customer(*, ticket: Ticket | int, by: Actor, request_key: str | None 
     _save(ticket, [], now)
     _record(ticket, EventKind.UPDATED, by, at=now, before=before, after=after, request_key=request_key)
     return ticket
+
+
+@transaction.atomic
+def link_tickets(*, ticket: Ticket | int, other: Ticket, by: Actor, kind: str = LinkKind.RELATED) -> TicketLink:
+    """Link ``ticket`` to ``other`` (related, or part of the incident ``other``); a ``linked`` event on
+    both. Linking twice, or a ticket to itself, is refused."""
+    ticket = _locked(ticket)
+    if ticket.pk == other.pk:
+        raise ApplicationError(_("A ticket cannot be linked to itself."), field="reference")
+    if TicketLink.objects.filter(
+        Q(from_ticket=ticket, to_ticket=other) | Q(from_ticket=other, to_ticket=ticket)
+    ).exists():
+        raise ApplicationError(_("These tickets are already linked."), field="reference")
+    now = timezone.now()
+    link = TicketLink.objects.create(from_ticket=ticket, to_ticket=other, kind=kind, created_by=by, created_at=now)
+    for one, two in ((ticket, other), (other, ticket)):
+        _save(one, [], now)
+        _record(one, EventKind.LINKED, by, at=now, after={"linked": two.reference, "link": kind})
+    return link
 
 
 def acknowledge_request(ticket: Ticket) -> bool:

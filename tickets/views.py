@@ -249,6 +249,7 @@ def _action_forms(request: HttpRequest, ticket: Ticket, bound: dict[str, Any] | 
     }
     built = {name: make() for name, make in makers.items() if name in allowed}
     customer = ticket.customer
+    built["link"] = forms.LinkForm()
     built["customer"] = forms.CustomerForm(initial={name: getattr(customer, name) for name in services.CUSTOMER_FIELDS})
     built.update(bound or {})
     return built
@@ -271,7 +272,11 @@ def _side_actions(ticket: Ticket, built: dict[str, Any]) -> list[dict[str, Any]]
 def _detail(request: HttpRequest, ticket: Ticket, bound: dict[str, Any] | None = None, status: int = 200):
     now = timezone.now()
     built = _action_forms(request, ticket, bound)
+    linked = [(link.to_ticket, link.get_kind_display()) for link in ticket.links_out.select_related("to_ticket")]
+    linked += [(link.from_ticket, link.get_kind_display()) for link in ticket.links_in.select_related("from_ticket")]
+    visible = set(tickets_for_user(request.user).filter(pk__in=[t.pk for t, _k in linked]).values_list("pk", flat=True))
     context = {
+        "links": [(other, kind) for other, kind in linked if other.pk in visible],
         "other_tickets": tickets_for_user(request.user)
         .filter(customer_id=ticket.customer_id)
         .exclude(pk=ticket.pk)
@@ -426,6 +431,21 @@ def ticket_customer(request: HttpRequest, pk: int) -> HttpResponse:
         ),
         _("The customer's details were saved."),
     )
+
+
+def _link(request: HttpRequest, ticket: Ticket, data: dict[str, Any]) -> Any:
+    other = tickets_for_user(request.user).filter(reference=data["reference"].strip().upper()).first()
+    if other is None:
+        raise ApplicationError(_("No ticket %s in your teams.") % data["reference"], field="reference")
+    return services.link_tickets(ticket=ticket, other=other, by=acting_user(request), kind=data["kind"])
+
+
+@require_POST
+@login_required
+def ticket_link(request: HttpRequest, pk: int) -> HttpResponse:
+    """Link the ticket to another one of one's teams, named by its reference."""
+    return _act(request, pk, "link", forms.LinkForm(request.POST), lambda t, d: _link(request, t, d),
+                _("The tickets were linked."))  # fmt: skip
 
 
 @require_POST

@@ -100,3 +100,27 @@ def test_the_customers_details_are_corrected_from_the_ticket_and_shown_on_all_th
     assert "老客户，耳背，请大声说话" in page and ticket.reference in page and elsewhere.reference not in page
     timeline = agent_client.get(reverse("tickets:detail", args=[ticket.pk])).content.decode()
     assert "13900000000" in timeline.split('class="timeline"', 1)[1]
+
+
+def test_two_tickets_of_the_same_fault_are_linked_and_each_shows_the_other(agent_client, ticket, team, agent):
+    from tests.factories import make_ticket
+    from tickets.models import TicketLink
+
+    incident = make_ticket(team=team, by=agent, subject="小区停电导致多台设备故障")
+    response = agent_client.post(reverse("tickets:link", args=[ticket.pk]),
+                                 {"reference": incident.reference.lower(), "kind": "part_of"})  # fmt: skip
+    assert response.status_code == 302
+    assert TicketLink.objects.get().to_ticket == incident
+    for one, other in ((ticket, incident), (incident, ticket)):
+        page = agent_client.get(reverse("tickets:detail", args=[one.pk])).content.decode()
+        assert other.reference in page.split('id="links"', 1)[1].split("</section>", 1)[0]
+        assert one.events.filter(kind=EventKind.LINKED, after__linked=other.reference).exists()
+
+    again = agent_client.post(reverse("tickets:link", args=[incident.pk]), {"reference": ticket.reference,
+                                                                           "kind": "related"})  # fmt: skip
+    itself = agent_client.post(reverse("tickets:link", args=[ticket.pk]), {"reference": ticket.reference,
+                                                                          "kind": "related"})  # fmt: skip
+    unknown = agent_client.post(reverse("tickets:link", args=[ticket.pk]), {"reference": "SR-1999-000001",
+                                                                           "kind": "related"})  # fmt: skip
+    assert again.status_code == itself.status_code == unknown.status_code == 400
+    assert TicketLink.objects.count() == 1
