@@ -36,6 +36,15 @@ def test_a_customer_answers_on_a_phone_and_sees_the_thank_you_page(
     assert page.locator("h1").is_visible()
     assert "洗衣机 <b>漏水</b>" in page.locator(".ticket-ref").inner_text()  # shown as text
     assert page.evaluate("document.documentElement.scrollWidth") <= 390  # no sideways scrolling
+    overlaps = page.evaluate("""() => Array.from(document.querySelectorAll('fieldset.question')).flatMap(set => {
+        const heading = set.querySelector('legend').getBoundingClientRect();
+        return Array.from(set.querySelectorAll('label, .scale-ends, small')).filter(el => {
+            const box = el.getBoundingClientRect();
+            return box.height > 0 && box.top < heading.bottom - 1 && box.bottom > heading.top + 1
+                && box.left < heading.right && box.right > heading.left;
+        }).map(el => set.id + ': ' + el.textContent.trim().slice(0, 20));
+    })""")
+    assert overlaps == []  # no question heading runs into its answers
 
     for key in ("attitude", "speed", "professionalism", "problem_solving", "helpfulness", "overall"):
         page.locator(f"#q-{key} label.option").first.click()

@@ -99,3 +99,19 @@ def test_the_customer_is_found_as_the_agent_types_and_keys_open_the_reply(
     assert "您好，师傅明天上门。" in page.locator(".timeline").inner_text()
     page.locator("body").press("?")
     assert page.locator("dialog#shortcuts").is_visible()
+
+
+def test_the_english_complaint_board_fits_a_1366_pixel_screen(live_server, page_factory, team, agent, client):
+    from tickets import services
+
+    for n in range(3):
+        ticket = make_ticket(team=team, by=agent, assignee=agent, category="complaint",
+                             subject=f"Repeated failure of the compressor after the second repair visit {n}")  # fmt: skip
+        services.add_note(ticket=ticket, by=agent, body="escalation pending")
+    client.force_login(agent)
+    page = page_factory(viewport={"width": 1366, "height": 768}, extra_http_headers={"Accept-Language": "en"})
+    page.context.add_cookies([{"name": "sessionid", "value": client.cookies["sessionid"].value,
+                               "url": live_server.url}])  # fmt: skip
+    page.goto(live_server.url + "/complaints/")
+    assert "Complaint" in page.locator("h1").inner_text()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1366  # no sideways scrolling
