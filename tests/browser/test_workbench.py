@@ -105,8 +105,8 @@ def test_the_english_complaint_board_fits_a_1366_pixel_screen(live_server, page_
     from tickets import services
 
     for n in range(3):
-        ticket = make_ticket(team=team, by=agent, assignee=agent, category="complaint",
-                             subject=f"Repeated failure of the compressor after the second repair visit {n}")  # fmt: skip
+        subject = f"Repeated failure of the compressor after the second repair visit {n}"
+        ticket = make_ticket(team=team, by=agent, assignee=agent, category="complaint", subject=subject)
         services.add_note(ticket=ticket, by=agent, body="escalation pending")
     client.force_login(agent)
     page = page_factory(viewport={"width": 1366, "height": 768}, extra_http_headers={"Accept-Language": "en"})
