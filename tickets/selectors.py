@@ -215,10 +215,11 @@ def find_customers(text: str) -> QuerySet[Customer]:
     text = " ".join((text or "").split())[:100]
     if len(text) < 2:
         return Customer.objects.none()
+    # Each in the order of the index that finds it: the first matches are read, never sorted.
     if PHONE_LIKE.match(text):
-        matches = Customer.objects.filter(phone__startswith=re.sub(r"[\s()-]", "", text))
-    elif "@" in text:
+        prefix = re.sub(r"[\s()-]", "", text)
+        return Customer.objects.filter(phone__startswith=prefix).order_by("phone", "id")[:CUSTOMER_MATCHES]
+    if "@" in text:
         matches = Customer.objects.alias(address=Lower("email")).filter(address__startswith=text.lower())
-    else:
-        matches = Customer.objects.filter(name__icontains=text)
-    return matches.order_by("name", "id")[:CUSTOMER_MATCHES]
+        return matches.order_by("address", "id")[:CUSTOMER_MATCHES]
+    return Customer.objects.filter(name__icontains=text).order_by("name", "id")[:CUSTOMER_MATCHES]
