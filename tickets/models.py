@@ -340,6 +340,8 @@ class Ticket(models.Model):
             models.Index(fields=["team", "priority", "-requested_at"], name="ticket_team_priority_idx"),
             models.Index(fields=["-requested_at"], name="ticket_requested_idx"),
             models.Index(fields=["status", "resolution_due_at"], name="ticket_status_due_idx"),
+            # The queue filtered by status and priority across teams (a manager's), newest first.
+            models.Index(fields=["status", "priority", "-requested_at"], name="ticket_status_priority_idx"),
             models.Index(fields=["assignee", "status"], name="ticket_assignee_status_idx"),
             models.Index(fields=["customer", "requested_at"], name="ticket_customer_requested_idx"),
             models.Index(fields=["resolved_at"], name="ticket_resolved_idx"),
