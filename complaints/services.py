@@ -46,7 +46,7 @@ from config.exceptions import ApplicationError, Conflict, NotAllowed
 from outbox.services import queue_email
 from surveys.models import SurveyResponse
 from tickets import services as ticket_services
-from tickets.access import MANAGERS_GROUP
+from tickets.access import MANAGERS_GROUP, tickets_for_user
 from tickets.calendars import calendar_for
 from tickets.models import OPEN_STATUSES, RESOLVED_STATUSES, Ticket
 from tickets.worktime import add_working_time
@@ -213,8 +213,19 @@ def open_complaint_for_category(*, ticket: Ticket, by: Actor, source: str = Sour
 
 
 def complaint_panel(*, ticket: Ticket, user: Viewer) -> tuple[str, dict]:
-    """The complaint panel on the ticket's page: the complaint, or a form to raise one."""
-    return "complaints/_partials/ticket_panel.html", {"complaint": Complaint.objects.filter(ticket=ticket).first()}
+    """The complaint panel on the ticket's page: the complaint, or a form to raise one; and the
+    customer's other complaints still open (on tickets of the user's teams)."""
+    others = (
+        Complaint.objects.filter(ticket__customer_id=ticket.customer_id, ticket__in=tickets_for_user(user))
+        .exclude(ticket=ticket)
+        .exclude(status=ComplaintStatus.CLOSED)
+        .select_related("ticket")
+        .order_by("-id")[:5]
+    )
+    return "complaints/_partials/ticket_panel.html", {
+        "complaint": Complaint.objects.filter(ticket=ticket).first(),
+        "customer_open": list(others),
+    }
 
 
 @transaction.atomic

@@ -23,15 +23,24 @@ def survey_panel(*, ticket: Ticket, user: Viewer) -> tuple[str, dict]:
     invitation = SurveyInvitation.objects.filter(ticket=ticket).select_related("template").first()
     response = SurveyResponse.objects.filter(ticket=ticket).select_related("follow_up", "taken_by").first()
     calls = list(FollowUpCall.objects.filter(ticket=ticket).select_related("agent"))
-    return "surveys/_partials/ticket_panel.html", {
-        "invitation": invitation,
-        "response": response,
-        "answers": answers_for_display(response) if response else [],
-        "no_email": not ticket.customer.email,
-        "follow_up_of": SurveyResponse.objects.filter(follow_up=ticket).select_related("ticket").first(),
-        "calls": calls,
-        "callable": response is None and calls_due(user).filter(pk=ticket.pk).exists(),  # as the call queue says
-    }
+    return (
+        "surveys/_partials/ticket_panel.html",
+        {
+            "invitation": invitation,
+            "response": response,
+            "answers": answers_for_display(response) if response else [],
+            "no_email": not ticket.customer.email,
+            "follow_up_of": SurveyResponse.objects.filter(follow_up=ticket).select_related("ticket").first(),
+            "calls": calls,
+            "callable": response is None and calls_due(user).filter(pk=ticket.pk).exists(),  # as the call queue says
+            "earlier": list(
+                SurveyResponse.objects.filter(ticket__customer_id=ticket.customer_id, ticket__in=tickets_for_user(user))
+                .exclude(ticket=ticket)
+                .select_related("ticket")
+                .order_by("-submitted_at")[:3]
+            ),
+        },
+    )
 
 
 def calls_due(user: Viewer) -> QuerySet[Ticket]:

@@ -210,3 +210,24 @@ def test_the_complaint_page_says_who_complained_about_what_and_who_handles_it(te
     services.escalate_complaint(complaint=complaint, by=supervisor, reason="换当事人")
     page = client.get(f"/complaints/{complaint.pk}/", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
     assert "第 2 级 · 主管 王芳" in page
+
+
+def test_the_ticket_page_shows_the_customers_last_answers_and_other_open_complaints(agent_client, team, agent):
+    from django.urls import reverse
+
+    from surveys.services import submit_survey
+    from tests.factories import CustomerFactory, make_ticket
+    from tickets import services as ticket_services
+
+    customer = CustomerFactory(email="returning@example.com")
+    earlier = make_ticket(team=team, by=agent, customer=customer, subject="上次的报修")
+    earlier = ticket_services.resolve_ticket(ticket=earlier, by=agent, note="已修复")
+    submit_survey(invitation=earlier.survey, answers={"overall": 1, "nps": 2})  # unhappy: a complaint opens
+    current = make_ticket(team=team, by=agent, customer=customer, subject="又坏了")
+
+    page = agent_client.get(reverse("tickets:detail", args=[current.pk]), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+
+    survey_card = page.split('id="survey"', 1)[1].split("</section>", 1)[0]
+    assert earlier.reference in survey_card and "satisfaction 1/5, recommendation 2/10" in survey_card
+    complaint_card = page.split('id="complaint"', 1)[1].split("</section>", 1)[0]
+    assert "The customer's other open complaints" in complaint_card
