@@ -132,6 +132,9 @@ class TicketFilter(django_filters.FilterSet):
         widget=forms.HiddenInput,
     )  # fmt: skip
     q = django_filters.CharFilter(label=_("Search"), method="filter_text", max_length=200)
+    tag = django_filters.CharFilter(
+        label=_("Tag"), method="filter_tag", max_length=50, widget=forms.TextInput(attrs={"list": "tag-names"})
+    )
     # a column of the ticket itself: no join, so no DISTINCT (django-filter adds one by default)
     status = django_filters.MultipleChoiceFilter(label=_("Status"), choices=Status.choices, distinct=False)
     priority = django_filters.MultipleChoiceFilter(label=_("Priority"), choices=Priority.choices, distinct=False)
@@ -166,8 +169,8 @@ class TicketFilter(django_filters.FilterSet):
 
     class Meta:
         model = Ticket
-        fields = ["view", "q", "status", "priority", "category", "channel", "team", "assignee", "overdue", "due_soon",
-                  "sort"]  # fmt: skip
+        fields = ["view", "q", "tag", "status", "priority", "category", "channel", "team", "assignee", "overdue",
+                  "due_soon", "sort"]  # fmt: skip
 
     def filter_queryset(self, queryset):
         """The filters above, then what a link narrows the list to (the drill-down from a KPI figure)."""
@@ -186,6 +189,9 @@ class TicketFilter(django_filters.FilterSet):
             return queryset
         teams = list(user_teams(self.request).values_list("pk", flat=True))
         return queryset.annotate(next_due=next_due()).filter(due_soon_q(teams))
+
+    def filter_tag(self, queryset, name, value):
+        return queryset.filter(tags__name__iexact=value.strip()) if value.strip() else queryset
 
     def filter_view(self, queryset, name, value):
         return view_queryset(queryset, value, self.request)

@@ -196,6 +196,10 @@ class TicketEditForm(ActionForm):
         label=_("Why another team"), max_length=2000, required=False,
         help_text=_("Needed when the ticket moves to another team; it goes in the timeline."),
     )  # fmt: skip
+    tags = forms.CharField(
+        label=_("Tags"), max_length=600, required=False, widget=forms.TextInput(attrs={"list": "tag-names"}),
+        help_text=_("Separated by commas; an existing tag is offered as you type."),
+    )  # fmt: skip
     product = forms.CharField(label=_("Product"), max_length=200, required=False)
     serial_number = forms.CharField(label=_("Serial number"), max_length=100, required=False)
     labour_cost = forms.DecimalField(label=_("Labour cost"), max_digits=12, decimal_places=2, min_value=0)
@@ -214,6 +218,7 @@ class TicketEditForm(ActionForm):
         self.fields["team"].queryset = Team.objects.filter(Q(pk__in=teams.values("pk")) | Q(pk=ticket.team_id))
         if not self.is_bound:
             self.initial.update({name: getattr(ticket, name) for name in self.CHANGES})
+            self.initial["tags"] = ", ".join(tag.name for tag in ticket.tags.all())
 
     def clean(self):
         data = super().clean()
@@ -317,6 +322,7 @@ class BulkForm(forms.Form):
         ("priority", _("Set the priority")),
         ("pending", _("Wait for the customer")),
         ("resolve", _("Resolve")),
+        ("tag", _("Add a tag")),
     ]
     MAX_TICKETS = 100
 
@@ -328,6 +334,7 @@ class BulkForm(forms.Form):
                                  to_field_name="username")  # fmt: skip
     priority = forms.ChoiceField(label=_("Priority"), choices=[("", "—"), *Priority.choices], required=False)
     note = forms.CharField(label=_("Note"), max_length=2000, required=False)
+    tag = forms.CharField(label=_("Tag"), max_length=50, required=False)
     query = forms.CharField(widget=forms.HiddenInput, required=False, max_length=1000)
 
     def __init__(self, *args, people, **kwargs):
@@ -349,6 +356,8 @@ class BulkForm(forms.Form):
             self.add_error("assignee", _("Choose who takes the tickets."))
         if action == "priority" and not data.get("priority"):
             self.add_error("priority", _("Choose the priority."))
+        if action == "tag" and not (data.get("tag") or "").strip():
+            self.add_error("tag", _("Write the tag."))
         if action == "resolve" and not (data.get("note") or "").strip():
             self.add_error("note", _("Describe how the problems were resolved."))
         return data

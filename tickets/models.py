@@ -326,6 +326,7 @@ class Ticket(models.Model):
     follows = models.ForeignKey(
         "self", verbose_name=_("continues"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    tags = models.ManyToManyField("Tag", verbose_name=_("tags"), blank=True, related_name="tickets")
     # The key sent with the form or API call that created the ticket: a resubmit finds it again.
     creation_key = models.CharField(max_length=64, null=True, blank=True, unique=True, editable=False)
 
@@ -547,3 +548,19 @@ class TicketLink(models.Model):
 
     def __str__(self) -> str:
         return f"{self.from_ticket_id} → {self.to_ticket_id}"
+
+
+class Tag(models.Model):
+    """A free label on tickets (批次号, a model, a campaign), written as agents type it, found again
+    whatever the case."""
+
+    name = models.CharField(_("name"), max_length=50)
+
+    class Meta:
+        verbose_name = _("tag")
+        verbose_name_plural = _("tags")
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(Lower("name"), name="tag_unique_name")]
+
+    def __str__(self) -> str:
+        return self.name

@@ -12,6 +12,7 @@ with the same key for the same action on the same ticket changes nothing. API cl
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -44,6 +45,7 @@ from tickets.models import (
     SavedView,
     SLAPolicy,
     Status,
+    Tag,
     Team,
     Ticket,
     TicketEvent,
@@ -775,6 +777,61 @@ def link_tickets(*, ticket: Ticket | int, other: Ticket, by: Actor, kind: str = 
         _save(one, [], now)
         _record(one, EventKind.LINKED, by, at=now, after={"linked": two.reference, "link": kind})
     return link
+
+
+#: At most this many tags on a ticket; each at most ``TAG_LENGTH`` characters.
+MAX_TAGS, TAG_LENGTH = 10, 50
+TAG_SEPARATORS = re.compile(r"[,，;；、\n]+")
+
+
+def parse_tags(text: str) -> list[str]:
+    """Tags as typed, separated by commas (either width), semicolons or 、; blanks and repeats dropped."""
+    seen: dict[str, str] = {}
+    for name in TAG_SEPARATORS.split(text or ""):
+        name = " ".join(name.split())
+        if name and name.lower() not in seen:
+            seen[name.lower()] = name
+    return list(seen.values())
+
+
+@transaction.atomic
+def set_tags(*, ticket: Ticket | int, by: Actor, names: Sequence[str]) -> Ticket:
+    """Give the ticket exactly these tags (an existing tag is reused whatever its case). Writes an
+    ``updated`` event with the tags before and after."""
+    if len(names) > MAX_TAGS:
+        raise ApplicationError(_("At most %(n)d tags on a ticket.") % {"n": MAX_TAGS}, field="tags")
+    too_long = [name for name in names if len(name) > TAG_LENGTH]
+    if too_long:
+        raise ApplicationError(
+            _("A tag may be at most %(n)d characters: %(tag)s") % {"n": TAG_LENGTH, "tag": too_long[0]}, field="tags"
+        )
+    ticket = _locked(ticket)
+    before = sorted(ticket.tags.values_list("name", flat=True), key=str.lower)
+    tags = []
+    for name in names:
+        tag = Tag.objects.filter(name__iexact=name).first()
+        if tag is None:
+            try:
+                with transaction.atomic():
+                    tag = Tag.objects.create(name=name)
+            except IntegrityError:  # created a moment ago by someone else
+                tag = Tag.objects.get(name__iexact=name)
+        tags.append(tag)
+    after = sorted((tag.name for tag in tags), key=str.lower)
+    if after == before:
+        return ticket
+    ticket.tags.set(tags)
+    now = timezone.now()
+    _save(ticket, [], now)
+    _record(ticket, EventKind.UPDATED, by, at=now, before={"tags": ", ".join(before)}, after={"tags": ", ".join(after)})
+    return ticket
+
+
+def add_tag(*, ticket: Ticket | int, by: Actor, name: str) -> Ticket:
+    """One more tag on the ticket (bulk work)."""
+    pk = ticket.pk if isinstance(ticket, Ticket) else ticket
+    current = list(Ticket.objects.get(pk=pk).tags.values_list("name", flat=True))
+    return set_tags(ticket=pk, by=by, names=parse_tags(", ".join([*current, name])))
 
 
 def acknowledge_request(ticket: Ticket) -> bool:

@@ -38,7 +38,7 @@ from tickets.access import (
 )
 from tickets.calendars import calendar_by_id
 from tickets.filters import DEFAULT_QUERY, SORTS, VIEWS, TicketFilter, queue_query, user_assignees, view_queryset
-from tickets.models import Attachment, CannedAction, Customer, Status, Team, Ticket
+from tickets.models import Attachment, CannedAction, Customer, Status, Tag, Team, Ticket
 from tickets.selectors import canned_text, find_customers, queue_for_user, sla_clock, timeline_for, working_duration
 from tickets.worktime import working_time_between
 
@@ -132,6 +132,7 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
         "current_view": data.get("view", ""), "current_query": queue_query(data), "sort": data.get("sort", ""),
         "sort_links": _sort_links(query), "saved_views": saved, "share_teams": teams,
         "bulk": forms.BulkForm(people=user_assignees(request), initial={"query": query.urlencode()}),
+        "tag_names": Tag.objects.order_by("name").values_list("name", flat=True)[:200],
     }  # fmt: skip
     return render(request, "tickets/list.html", context)
 
@@ -276,6 +277,7 @@ def _detail(request: HttpRequest, ticket: Ticket, bound: dict[str, Any] | None =
     linked += [(link.from_ticket, link.get_kind_display()) for link in ticket.links_in.select_related("from_ticket")]
     visible = set(tickets_for_user(request.user).filter(pk__in=[t.pk for t, _k in linked]).values_list("pk", flat=True))
     context = {
+        "tag_names": Tag.objects.order_by("name").values_list("name", flat=True)[:200],
         "links": [(other, kind) for other, kind in linked if other.pk in visible],
         "other_tickets": tickets_for_user(request.user)
         .filter(customer_id=ticket.customer_id)
@@ -390,6 +392,17 @@ def canned_delete(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("tickets:canned")
 
 
+@transaction.atomic
+def _edit(request: HttpRequest, ticket: Ticket, data: dict[str, Any]) -> Ticket:
+    """The details, then the tags, in one transaction."""
+    by = acting_user(request)
+    ticket = services.update_ticket(
+        ticket=ticket, by=by, request_key=_key(data), expected_version=data["version"], note=data["reason"],
+        **{name: data[name] for name in forms.TicketEditForm.CHANGES},
+    )  # fmt: skip
+    return services.set_tags(ticket=ticket, by=by, names=services.parse_tags(data["tags"]))
+
+
 @require_POST
 @login_required
 def ticket_edit(request: HttpRequest, pk: int) -> HttpResponse:
@@ -402,14 +415,7 @@ def ticket_edit(request: HttpRequest, pk: int) -> HttpResponse:
         pk,
         "update",
         form,
-        lambda t, d: services.update_ticket(
-            ticket=t,
-            by=acting_user(request),
-            request_key=_key(d),
-            expected_version=d["version"],
-            note=d["reason"],
-            **{name: d[name] for name in forms.TicketEditForm.CHANGES},
-        ),
+        lambda t, d: _edit(request, t, d),
         _("The ticket's details were saved."),
     )
 
@@ -603,6 +609,8 @@ def _bulk_one(action: str, ticket: Ticket, by: Any, data: dict[str, Any]) -> Non
         services.mark_pending(ticket=ticket, by=by, note=data["note"])
     elif action == "resolve":
         services.resolve_ticket(ticket=ticket, by=by, note=data["note"])
+    elif action == "tag":
+        services.add_tag(ticket=ticket, by=by, name=data["tag"])
 
 
 @require_POST

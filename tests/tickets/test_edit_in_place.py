@@ -124,3 +124,32 @@ def test_two_tickets_of_the_same_fault_are_linked_and_each_shows_the_other(agent
                                                                            "kind": "related"})  # fmt: skip
     assert again.status_code == itself.status_code == unknown.status_code == 400
     assert TicketLink.objects.count() == 1
+
+
+def test_tags_are_set_in_place_filter_the_queue_and_are_added_in_bulk(agent_client, ticket, team, agent):
+    from tests.factories import make_ticket
+    from tickets.models import Tag
+
+    response = agent_client.post(
+        reverse("tickets:edit", args=[ticket.pk]), _form(ticket, tags="XQG100，批次 2026-11; 保内")
+    )
+    assert response.status_code == 302
+    assert sorted(ticket.tags.values_list("name", flat=True)) == ["XQG100", "保内", "批次 2026-11"]
+    assert ticket.events.get(kind=EventKind.UPDATED).after["tags"] == "XQG100, 保内, 批次 2026-11"
+
+    other = make_ticket(team=team, by=agent, subject="另一台")
+    agent_client.post(reverse("tickets:bulk"), {"action": "tag", "tag": "xqg100", "tickets": [other.pk]})
+    assert list(other.tags.values_list("name", flat=True)) == ["XQG100"]  # the same tag, whatever the case
+    assert Tag.objects.count() == 3
+
+    queue = agent_client.get(reverse("tickets:list"), {"view": "all", "tag": "XQG100"}).content.decode()
+    assert ticket.reference in queue and other.reference in queue
+    only = agent_client.get(reverse("tickets:list"), {"view": "all", "tag": "保内"}).content.decode()
+    assert ticket.reference in only and other.reference not in only
+
+    ticket.refresh_from_db()
+    many = ", ".join(f"t{n}" for n in range(11))
+    refused = agent_client.post(reverse("tickets:edit", args=[ticket.pk]), _form(ticket, tags=many, priority="high"))
+    assert refused.status_code == 400 and "10" in refused.content.decode()
+    ticket.refresh_from_db()
+    assert ticket.tags.count() == 3 and ticket.priority != "high"  # nothing of the refused form was kept
