@@ -9,7 +9,7 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
-from rest_framework import generics, serializers, status
+from rest_framework import generics, pagination, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -247,11 +247,47 @@ def _if_match(request: Request) -> str | None:
     return value.removeprefix("W/").strip('"')
 
 
+class TicketPagination(pagination.CursorPagination):
+    """Pages of the ticket list, newest request first. Without ``page`` or ``sort``: a cursor, carried by
+    the ``next`` link, which never counts the whole list. With ``page=N`` or a ``sort``: numbered pages
+    with ``count``, as the list always offered."""
+
+    ordering = ("-requested_at", "-id")
+    page_size = 50
+
+    def _numbered(self, request: Request) -> bool:
+        return "page" in request.query_params or bool(request.query_params.get("sort"))
+
+    def paginate_queryset(self, queryset, request, view=None):
+        self.numbered = pagination.PageNumberPagination() if self._numbered(request) else None
+        if self.numbered is not None:
+            return self.numbered.paginate_queryset(queryset, request, view)
+        return super().paginate_queryset(queryset, request, view)
+
+    def get_paginated_response(self, data):
+        if self.numbered is not None:
+            return self.numbered.get_paginated_response(data)
+        return super().get_paginated_response(data)
+
+    def get_paginated_response_schema(self, schema):
+        numbered = pagination.PageNumberPagination().get_paginated_response_schema(schema)
+        numbered["required"] = ["results"]
+        numbered["properties"]["count"]["description"] = "Only with page=N or a sort: the number of tickets."
+        return numbered
+
+    def get_schema_operation_parameters(self, view):
+        return [
+            *super().get_schema_operation_parameters(view),
+            *pagination.PageNumberPagination().get_schema_operation_parameters(view),
+        ]
+
+
 class TicketListCreateApi(generics.ListAPIView):
     """List the tickets you can see (filters as on the queue), or log a new one."""
 
     serializer_class = TicketOutputSerializer
     filterset_class = TicketFilter
+    pagination_class = TicketPagination
 
     def get_queryset(self):
         return queue_for_user(self.request.user)

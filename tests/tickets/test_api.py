@@ -331,3 +331,16 @@ def test_an_update_from_a_stale_read_is_refused_with_412_and_nothing_changes(api
     assert (
         api.patch(f"/api/tickets/{ticket.pk}/", {"priority": "high"}, format="json").status_code == 200
     )  # no If-Match
+
+
+def test_the_list_pages_by_cursor_by_default_and_by_number_when_asked(api, team, agent):
+    made = [make_ticket(team=team, by=agent, subject=f"第 {n} 张") for n in range(55)]
+    first = api.get("/api/tickets/").json()
+    assert len(first["results"]) == 50 and "count" not in first and "cursor=" in first["next"]
+    second = api.get(first["next"]).json()
+    seen = [t["id"] for t in first["results"] + second["results"]]
+    assert sorted(seen) == sorted(t.pk for t in made) and second["next"] is None  # each once, none left out
+
+    numbered = api.get("/api/tickets/", {"page": 2}).json()
+    assert numbered["count"] == 55 and len(numbered["results"]) == 5
+    assert api.get("/api/tickets/", {"cursor": "not-a-cursor"}).status_code == 404
