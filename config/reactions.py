@@ -35,7 +35,7 @@ from complaints.services import (
 )
 from config.accounts import password_reset_link
 from kpis.selectors import narrow_queue_to_figure
-from mailboxes.views import held_panel
+from mailboxes.selectors import held_panel
 from notifications.services import notify_about_event
 from outbox import links
 from surveys import hooks as survey_hooks

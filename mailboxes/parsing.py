@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from email.utils import getaddresses, parsedate_to_datetime
+from html import unescape
 
 import nh3
 from django.utils import timezone
@@ -144,9 +145,8 @@ def _bounce(message: EmailMessage, sender: str) -> bool:
 def html_to_text(html: str) -> str:
     """The readable text of an HTML body (tags dropped by the sanitiser, blocks kept as lines)."""
     html = re.sub(r"(?i)<\s*(br|/p|/div|/tr|/li|/h\d)\b[^>]*>", "\n", html)
-    text = nh3.clean(html, tags=set(), clean_content_tags={"script", "style", "head", "title"})
-    text = text.replace("&nbsp;", " ").replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", '"')
-    text = text.replace("&#39;", "'").replace("&amp;", "&")
+    text = unescape(nh3.clean(html, tags=set(), clean_content_tags={"script", "style", "head", "title"}))
+    text = text.replace("\xa0", " ")
     return re.sub(r"\n\s*\n\s*\n+", "\n\n", text).strip()
 
 

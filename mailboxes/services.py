@@ -67,9 +67,9 @@ def _latest(ticket: Ticket) -> Ticket:
     return ticket
 
 
-def thread_ticket(mail: parsing.ParsedMail) -> tuple[Ticket | None, str]:
-    """The ticket this mail answers, and how it was found: by the Message-IDs it names (a message
-    the desk sent, or one it received), else by the reference in its subject."""
+def thread_ticket(mail: parsing.ParsedMail) -> Ticket | None:
+    """The ticket this mail answers: found by the Message-IDs it names (a message the desk sent, or
+    one it received), else by the reference in its subject when the sender may write on it."""
     ids = mail.thread_ids[:50]
     if ids:
         rank = {message_id: position for position, message_id in enumerate(ids)}
@@ -82,13 +82,13 @@ def thread_ticket(mail: parsing.ParsedMail) -> tuple[Ticket | None, str]:
         if candidates:
             _message_id, ticket_id = min(candidates, key=lambda pair: rank[pair[0]])
             ticket = Ticket.objects.select_related("customer").get(pk=ticket_id)
-            return _latest(ticket), "thread"
+            return _latest(ticket)
     reference = parsing.ticket_reference(mail.subject)
     if reference:
         named = Ticket.objects.select_related("customer").filter(reference=reference).first()
         if named is not None and mail.sender in tickets.known_correspondents(named):
-            return _latest(named), "reference"
-    return None, ""
+            return _latest(named)
+    return None
 
 
 def _uploads(mail: parsing.ParsedMail) -> tuple[list[files.Upload], list[str]]:
@@ -198,7 +198,7 @@ def _decide(
         return Outcome.BOUNCE, "", None
     if mail.automatic:
         return Outcome.AUTO_REPLY, mail.automatic, None
-    ticket, _how = thread_ticket(mail)
+    ticket = thread_ticket(mail)
     if ticket is not None:
         if mail.sender not in tickets.known_correspondents(ticket):
             return Outcome.HELD, f"{mail.sender} ≠ {ticket.customer.email or '—'}", ticket

@@ -13,8 +13,8 @@ from django.views.decorators.http import require_GET, require_POST
 from config.exceptions import ApplicationError
 from mailboxes import parsing, services
 from mailboxes.access import get_message_for_user, messages_for_user, waiting_for_user
-from mailboxes.models import InboundMessage, Outcome
-from tickets.access import acting_user, parse_pk, tickets_for_user
+from mailboxes.models import WAITING
+from tickets.access import acting_user, parse_pk
 
 #: A mail shown with its remote pictures may load them from anywhere (they are the sender's).
 REMOTE_IMAGES_CSP = (
@@ -46,7 +46,7 @@ def message(request: HttpRequest, pk: int) -> HttpResponse:
         request,
         "mailboxes/message.html",
         {"mail": mail, "show_html": show_html, "html": html, "held_images": held_images,
-         "remote_images": remote_images, "waiting": mail.outcome in (Outcome.HELD, Outcome.THROTTLED)},
+         "remote_images": remote_images, "waiting": mail.outcome in WAITING},
     )  # fmt: skip
     if remote_images:
         response["Content-Security-Policy"] = REMOTE_IMAGES_CSP
@@ -88,11 +88,3 @@ def accept(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def reject(request: HttpRequest, pk: int) -> HttpResponse:
     return _decide(request, pk, accept=False)
-
-
-def held_panel(*, ticket, user) -> tuple[str, dict] | None:
-    """On a ticket's page: mails about it from other senders, waiting for an agent."""
-    if not tickets_for_user(user).filter(pk=ticket.pk).exists():
-        return None
-    waiting = list(InboundMessage.objects.filter(ticket=ticket, outcome=Outcome.HELD).order_by("received_at"))
-    return ("mailboxes/_partials/ticket_panel.html", {"held_mails": waiting}) if waiting else None

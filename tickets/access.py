@@ -74,25 +74,34 @@ def get_ticket_for_user(user: Viewer, pk: Any, *, write: bool = False) -> Ticket
     return ticket
 
 
+def _own_or_shared(queryset: QuerySet, user: Viewer) -> QuerySet:
+    """What the user wrote (``owner``) and what was shared with one of their teams (``team``)."""
+    if not user.is_authenticated:
+        return queryset.none()
+    teams = Team.objects.filter(Q(members=user) | Q(supervisor=user)).values("pk")
+    return queryset.filter(Q(owner=user) | Q(team__in=teams))
+
+
 def saved_views_for_user(user: Viewer) -> QuerySet[SavedView]:
     """The user's own saved views and those shared with their teams."""
-    if not user.is_authenticated:
-        return SavedView.objects.none()
-    teams = Team.objects.filter(Q(members=user) | Q(supervisor=user)).values("pk")
-    return SavedView.objects.filter(Q(owner=user) | Q(team__in=teams))
+    return _own_or_shared(SavedView.objects.all(), user)
 
 
 def canned_replies_for_user(user: Viewer) -> QuerySet[CannedReply]:
     """The user's own canned replies and those shared with their teams."""
-    if not user.is_authenticated:
-        return CannedReply.objects.none()
-    teams = Team.objects.filter(Q(members=user) | Q(supervisor=user)).values("pk")
-    return CannedReply.objects.filter(Q(owner=user) | Q(team__in=teams))
+    return _own_or_shared(CannedReply.objects.all(), user)
 
 
 def may_share_with(user: Viewer, team: Team) -> bool:
-    """A view is shared with a team by its supervisor, or by a manager."""
+    """A saved view or a canned reply is shared with a team by its supervisor, or by a manager."""
     return is_manager(user) or team.supervisor_id == user.pk
+
+
+def shareable_teams(user: Viewer) -> QuerySet[Team]:
+    """The teams ``user`` may share a saved view or a canned reply with (``may_share_with``)."""
+    if is_manager(user):
+        return Team.objects.all()
+    return Team.objects.filter(supervisor_id=getattr(user, "pk", None))
 
 
 def acting_user(request: HttpRequest | Request) -> User:

@@ -6,6 +6,7 @@ import django_filters
 from django import forms
 from django.contrib.auth import get_user_model
 from django.db.models import Case, F, IntegerField, Q, QuerySet, Value, When
+from django.http import QueryDict
 from django.utils.translation import gettext_lazy as _
 
 from tickets import hooks
@@ -98,8 +99,6 @@ STATUS_RANK = Case(
 
 def queue_query(data) -> str:
     """The queue's own parameters out of a query (a saved view keeps nothing else), URL-encoded."""
-    from django.http import QueryDict
-
     kept = QueryDict(mutable=True)
     for name in TicketFilter.Meta.fields:
         values = [value for value in data.getlist(name) if value][:20]

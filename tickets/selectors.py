@@ -20,6 +20,7 @@ from tickets.access import tickets_for_user
 from tickets.calendars import calendars_by_team
 from tickets.models import OPEN_STATUSES, Customer, EventKind, Status, Team, Ticket
 from tickets.sla import sla_calendar
+from tickets.templatetags.desk import person
 from tickets.worktime import add_working_time, working_time_between
 
 User = get_user_model()
@@ -198,7 +199,7 @@ def canned_text(canned, ticket: Ticket, agent) -> str:
     values = {
         "customer": ticket.customer.name,
         "reference": ticket.reference,
-        "agent": (agent.get_full_name() or agent.get_username()) if agent else "",
+        "agent": person(agent, ""),
         "due": timezone.localtime(due).strftime("%Y-%m-%d %H:%M") if due else "",
     }
     return PLACEHOLDERS.sub(lambda match: values[match.group(1)], text)

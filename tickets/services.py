@@ -694,35 +694,21 @@ def save_view(*, by: User, name: str, query: str, team: Team | None = None) -> S
     return view
 
 
-def delete_view(*, view: SavedView, by: User) -> None:
-    """Delete a saved view: its owner only."""
-    if view.owner_id != getattr(by, "pk", None):
-        raise ApplicationError(_("Only the person who saved a view can delete it."))
-    view.delete()
+def delete_own(thing: SavedView | CannedReply, *, by: User) -> None:
+    """Delete a saved view or a canned reply: only the person who wrote it may, not those it is shared with."""
+    if thing.owner_id != getattr(by, "pk", None):
+        raise ApplicationError(_("Only the person who wrote it can delete it."))
+    thing.delete()
 
 
-def save_canned_reply(*, by: User, reply: CannedReply | None = None, **fields: Any) -> CannedReply:
-    """Write a canned reply (a new one, or ``reply`` changed by its owner); shared with ``team``
-    only by that team's supervisor or a manager."""
+def save_canned_reply(*, by: User, **fields: Any) -> CannedReply:
+    """Write a canned reply; shared with ``team`` only by that team's supervisor or a manager."""
     team = fields.get("team")
     if team is not None and not may_share_with(by, team):
         raise ApplicationError(_("Only the team's supervisor or a manager can share a reply with it."), field="team")
     if not (fields.get("body_zh") or "").strip():
         raise ApplicationError(_("Write the Chinese text."), field="body_zh")
-    if reply is None:
-        return CannedReply.objects.create(owner=by, **fields)
-    if reply.owner_id != getattr(by, "pk", None):
-        raise ApplicationError(_("Only the person who wrote a canned reply can change it."))
-    for name, value in fields.items():
-        setattr(reply, name, value)
-    reply.save()
-    return reply
-
-
-def delete_canned_reply(*, reply: CannedReply, by: User) -> None:
-    if reply.owner_id != getattr(by, "pk", None):
-        raise ApplicationError(_("Only the person who wrote a canned reply can delete it."))
-    reply.delete()
+    return CannedReply.objects.create(owner=by, **fields)
 
 
 CUSTOMER_FIELDS = ("name", "email", "phone", "preferred_language", "note")

@@ -30,15 +30,15 @@ from tickets.access import (
     acting_user,
     canned_replies_for_user,
     get_ticket_for_user,
-    may_share_with,
     parse_pk,
     saved_views_for_user,
+    shareable_teams,
     teams_for_user,
     tickets_for_user,
 )
 from tickets.calendars import calendar_by_id
 from tickets.filters import DEFAULT_QUERY, SORTS, VIEWS, TicketFilter, queue_query, user_assignees, view_queryset
-from tickets.models import Attachment, CannedAction, Customer, Status, Tag, Team, Ticket
+from tickets.models import Attachment, CannedAction, Customer, Status, Tag, Ticket
 from tickets.selectors import canned_text, find_customers, queue_for_user, sla_clock, timeline_for, working_duration
 from tickets.worktime import working_time_between
 
@@ -126,11 +126,11 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
     query = data.copy()
     query.pop("page", None)
     saved = list(saved_views_for_user(request.user).select_related("team", "owner"))
-    teams = [team for team in teams_for_user(request.user) if may_share_with(request.user, team)]
     context = {
         "filter": filterset, "page": page, "query": query.urlencode(), "views": _view_counts(request),
         "current_view": data.get("view", ""), "current_query": queue_query(data), "sort": data.get("sort", ""),
-        "sort_links": _sort_links(query), "saved_views": saved, "share_teams": teams,
+        "sort_links": _sort_links(query), "saved_views": saved,
+        "share_teams": shareable_teams(request.user),
         "bulk": forms.BulkForm(people=user_assignees(request), initial={"query": query.urlencode()}),
         "tag_names": Tag.objects.order_by("name").values_list("name", flat=True)[:200],
     }  # fmt: skip
@@ -154,17 +154,22 @@ def view_save(request: HttpRequest) -> HttpResponse:
     return redirect(reverse("tickets:list") + (f"?{query}" if query else ""))
 
 
-@require_POST
-@login_required
-def view_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    view = get_object_or_404(saved_views_for_user(request.user), pk=parse_pk(pk))
+def _delete_own(request: HttpRequest, candidates: Any, pk: int, done: str, back: str) -> HttpResponse:
+    """Delete one of ``candidates`` (what the user may see) through ``services.delete_own``."""
+    found = get_object_or_404(candidates, pk=parse_pk(pk))
     try:
-        services.delete_view(view=view, by=acting_user(request))
+        services.delete_own(found, by=acting_user(request))
     except ApplicationError as error:
         messages.error(request, error.message)
     else:
-        messages.success(request, _("The view was deleted."))
-    return redirect("tickets:list")
+        messages.success(request, done)
+    return redirect(back)
+
+
+@require_POST
+@login_required
+def view_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    return _delete_own(request, saved_views_for_user(request.user), pk, _("The view was deleted."), "tickets:list")
 
 
 @require_GET
@@ -361,10 +366,7 @@ def ticket_reply(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def canned_replies(request: HttpRequest) -> HttpResponse:
     """The canned replies one may use (one's own and one's teams'), and a form to write one."""
-    shareable = Team.objects.filter(
-        pk__in=[t.pk for t in teams_for_user(request.user) if may_share_with(request.user, t)]
-    )
-    form = forms.CannedReplyForm(request.POST or None, teams=shareable)
+    form = forms.CannedReplyForm(request.POST or None, teams=shareable_teams(request.user))
     if request.method == "POST" and form.is_valid():
         try:
             services.save_canned_reply(by=acting_user(request), **form.cleaned_data)
@@ -382,14 +384,8 @@ def canned_replies(request: HttpRequest) -> HttpResponse:
 @require_POST
 @login_required
 def canned_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    reply = get_object_or_404(canned_replies_for_user(request.user), pk=parse_pk(pk))
-    try:
-        services.delete_canned_reply(reply=reply, by=acting_user(request))
-    except ApplicationError as error:
-        messages.error(request, error.message)
-    else:
-        messages.success(request, _("The canned reply was deleted."))
-    return redirect("tickets:canned")
+    replies = canned_replies_for_user(request.user)
+    return _delete_own(request, replies, pk, _("The canned reply was deleted."), "tickets:canned")
 
 
 @transaction.atomic
