@@ -212,6 +212,28 @@ def open_complaint_for_category(*, ticket: Ticket, by: Actor, source: str = Sour
         open_complaint(ticket=ticket, by=by, source=source)
 
 
+def move_complaint_on_merge(*, duplicate: Ticket, into: Ticket, by: Actor) -> None:
+    """``tickets.hooks.ticket_merged``: the duplicate's complaint moves to the ticket it is merged into
+    (an ``updated`` event says from where). Refused while both have a complaint and the duplicate's is
+    still open: one complaint is closed first, or the tickets are linked instead."""
+    complaint = Complaint.objects.select_for_update().filter(ticket=duplicate).first()
+    if complaint is None:
+        return
+    if Complaint.objects.filter(ticket=into).exists():
+        if complaint.status != ComplaintStatus.CLOSED:
+            raise ApplicationError(
+                _("Both tickets have a complaint, and %(ticket)s's is still open: close one complaint first, or "
+                  "link the tickets instead.") % {"ticket": duplicate.reference},
+                field="into",
+            )  # fmt: skip
+        return
+    complaint.ticket = into
+    complaint.updated_at = timezone.now()
+    complaint.save(update_fields=["ticket", "updated_at"])
+    _record(complaint, ComplaintEventKind.UPDATED, by, at=complaint.updated_at,
+            before={"ticket": duplicate.reference}, after={"ticket": into.reference})  # fmt: skip
+
+
 def complaint_panel(*, ticket: Ticket, user: Viewer) -> tuple[str, dict]:
     """The complaint panel on the ticket's page: the complaint, or a form to raise one; and the
     customer's other complaints still open (on tickets of the user's teams)."""

@@ -9,6 +9,8 @@ who listens. Read it top to bottom to follow a ticket across the apps:
     reply or call to the customer ─→ complaints: the open complaint was handled (delay clock)
     resolved ─→ surveys: the invitation and its e-mail (outbox), once per ticket
     assigned, customer wrote, @named in a note ─→ notifications: tell that person
+    duplicate merged ─→ surveys: its survey moves along (unless the ticket has its own)
+                    └─→ complaints: its complaint moves along (refused while both have an open one)
     survey answered unhappily ─→ tickets.services.create_ticket: a follow-up for the
                                   team's supervisor (surveys call down into tickets)
                              └─→ complaints: its complaint's severity by the rules
@@ -30,6 +32,7 @@ from __future__ import annotations
 from complaints.services import (
     complaint_panel,
     grade_survey_complaint,
+    move_complaint_on_merge,
     open_complaint_for_category,
     record_customer_contact,
 )
@@ -40,7 +43,7 @@ from notifications.services import notify_about_event
 from outbox import links
 from surveys import hooks as survey_hooks
 from surveys.selectors import survey_panel
-from surveys.services import invite_after_resolution, survey_link
+from surveys.services import invite_after_resolution, move_survey_on_merge, survey_link
 from tickets import hooks
 
 
@@ -50,6 +53,8 @@ def connect() -> None:
     hooks.customer_contacted.connect(record_customer_contact)
     hooks.ticket_resolved.connect(invite_after_resolution)
     hooks.event_recorded.connect(notify_about_event)
+    hooks.ticket_merged.connect(move_complaint_on_merge)
+    hooks.ticket_merged.connect(move_survey_on_merge)
     survey_hooks.follow_up_opened.connect(grade_survey_complaint)
     hooks.ticket_panels.connect(complaint_panel)
     hooks.ticket_panels.connect(survey_panel)

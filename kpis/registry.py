@@ -148,6 +148,12 @@ DIMENSION_FIELDS = {
 EXTRA_DIMENSION_TICKET_FIELDS = {"root_cause": "complaint__root_cause_id", "via": "survey_responses__channel"}
 
 
+def counted_q(source_key: str) -> Q:
+    """The rows a source counts at all: a merged duplicate's (its survey's, its complaint's) are
+    left out — the ticket it was merged into counts the customer's problem once."""
+    return Q(**{SOURCES[source_key].ticket_path + "merged_into__isnull": True})
+
+
 def source_dimensions(source_key: str) -> dict[str, str]:
     """dimension → path from the source's rows, in GROUPING() order."""
     source = SOURCES[source_key]

@@ -28,6 +28,7 @@ from kpis.registry import (
     KPIS,
     SOURCES,
     Kind,
+    counted_q,
     part_q,
     reroot,
 )
@@ -58,15 +59,17 @@ def drilldown_q(
 ) -> Q:
     """The tickets a figure counts, for the local days [start, end): the same ``Q`` as the SQL.
 
-    For a survey KPI these are the tickets whose answer (or invitation) is counted."""
+    For a survey KPI these are the tickets whose answer (or invitation) is counted. A merged
+    duplicate counts in none (``registry.counted_q``)."""
     source = SOURCES[kpi.source]
+    counted = counted_q("tickets")
     if kpi.source == "backlog":
         moment = min(local_midnight(end), now) if now else local_midnight(end)
-        return part_q(kpi, part, end=moment) & dimension_q(dimension, value)
+        return counted & part_q(kpi, part, end=moment) & dimension_q(dimension, value)
     prefix = source.from_ticket
     anchor = prefix + source.anchor
     when = Q(**{f"{anchor}__gte": local_midnight(start), f"{anchor}__lt": local_midnight(end)})
-    return when & reroot(part_q(kpi, part), prefix) & dimension_q(dimension, value)
+    return counted & when & reroot(part_q(kpi, part), prefix) & dimension_q(dimension, value)
 
 
 @dataclass

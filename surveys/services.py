@@ -144,6 +144,17 @@ def invite_after_resolution(*, ticket: Ticket, by: Actor) -> None:
     invite_to_survey(ticket)
 
 
+def move_survey_on_merge(*, duplicate: Ticket, into: Ticket, by: Actor) -> None:
+    """``tickets.hooks.ticket_merged``: the duplicate's survey — its invitation, the answer and the
+    follow-up calls — moves to the ticket it is merged into, unless that one has a survey of its own
+    (the customer is surveyed once; the duplicate's then stays with it, counted in no KPI)."""
+    if SurveyInvitation.objects.filter(ticket=into).exists() or SurveyResponse.objects.filter(ticket=into).exists():
+        return
+    SurveyInvitation.objects.filter(ticket=duplicate).update(ticket=into)
+    SurveyResponse.objects.filter(ticket=duplicate).update(ticket=into)
+    FollowUpCall.objects.filter(ticket=duplicate).update(ticket=into)
+
+
 def find_invitation(token: str) -> SurveyInvitation | None:
     """The invitation whose token this is, or None. The stored hash is compared in constant time."""
     if not token or len(token) > 100:

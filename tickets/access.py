@@ -11,7 +11,9 @@ from typing import TYPE_CHECKING, Any, cast
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest
+from django.utils.translation import gettext as _
 
+from config.exceptions import ApplicationError
 from tickets.models import CannedReply, SavedView, Team, Ticket
 
 if TYPE_CHECKING:
@@ -71,6 +73,15 @@ def get_ticket_for_user(user: Viewer, pk: Any, *, write: bool = False) -> Ticket
     )
     if ticket is None:
         raise Http404
+    return ticket
+
+
+def ticket_by_reference_for_user(user: Viewer, reference: str, *, field: str = "reference") -> Ticket:
+    """The ticket of the user's teams named by ``reference`` as typed (any case, spaces around), or
+    an ``ApplicationError`` on ``field`` saying there is none."""
+    ticket = tickets_for_user(user).filter(reference=(reference or "").strip().upper()).first()
+    if ticket is None:
+        raise ApplicationError(_("No ticket %s in your teams.") % reference, field=field)
     return ticket
 
 

@@ -17,7 +17,7 @@ from rest_framework.views import APIView
 from config.api import IDEMPOTENCY_HEADER as IDEMPOTENCY_HEADER_NAME
 from config.api import AwareDateTimeField, InputSerializer, idempotent
 from tickets import attachments, services
-from tickets.access import acting_user, get_ticket_for_user, teams_for_user
+from tickets.access import acting_user, get_ticket_for_user, teams_for_user, ticket_by_reference_for_user
 from tickets.filters import TicketFilter
 from tickets.models import Attachment, CallDirection, Category, Channel, Priority, Team, Ticket
 from tickets.selectors import queue_for_user
@@ -60,7 +60,7 @@ TICKET_FIELDS = (
     "priority", "status", "team", "assignee", "requested_at", "first_response_at", "resolved_at", "closed_at",
     "response_due_at", "resolution_due_at", "reopen_count", "reassign_count", "labour_cost", "logistics_cost",
     "other_cost", "created_at", "updated_at", "paused_since", "paused_seconds", "first_response_working_seconds",
-    "resolution_working_seconds",
+    "resolution_working_seconds", "merged_into",
 )  # fmt: skip
 
 
@@ -86,6 +86,9 @@ class TicketOutputSerializer(serializers.ModelSerializer):
     category = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     assignee = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     team = serializers.PrimaryKeyRelatedField(read_only=True)
+    merged_into = serializers.PrimaryKeyRelatedField(
+        read_only=True, help_text="A merged duplicate: the id of the ticket it was merged into; else null."
+    )
 
     class Meta:
         model = Ticket
@@ -226,6 +229,11 @@ class NoteInputSerializer(TicketInputSerializer):
 
 class ResolveInputSerializer(TicketInputSerializer):
     note = serializers.CharField(max_length=20000)
+
+
+class MergeInputSerializer(TicketInputSerializer):
+    into = serializers.CharField(max_length=20, help_text="The reference of the ticket to merge this one into.")
+    note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
 
 
 class ReopenInputSerializer(TicketInputSerializer):
@@ -481,3 +489,19 @@ class TicketReopenApi(_TicketActionApi):
 
     def act(self, request, ticket, data):
         return services.reopen_ticket(ticket=ticket, by=acting_user(request), reason=data["reason"])
+
+
+class TicketMergeApi(_TicketActionApi):
+    """Merge the ticket, a duplicate, into another open one (``into``: its reference): its
+    conversation, files and survey move there, and it is closed, counted in no KPI. Answers with the
+    ticket it was merged into."""
+
+    input_serializer = MergeInputSerializer
+
+    @_action_schema(MergeInputSerializer)
+    def post(self, request: Request, pk: int) -> Response:
+        return super().post(request, pk)
+
+    def act(self, request, ticket, data):
+        into = ticket_by_reference_for_user(request.user, data["into"], field="into")
+        return services.merge_tickets(ticket=ticket, into=into, by=acting_user(request), note=data["note"])

@@ -14,4 +14,5 @@ urlpatterns = [
     path("tickets/<int:pk>/resolve/", api.TicketResolveApi.as_view(), name="api-ticket-resolve"),
     path("tickets/<int:pk>/close/", api.TicketCloseApi.as_view(), name="api-ticket-close"),
     path("tickets/<int:pk>/reopen/", api.TicketReopenApi.as_view(), name="api-ticket-reopen"),
+    path("tickets/<int:pk>/merge/", api.TicketMergeApi.as_view(), name="api-ticket-merge"),
 ]

@@ -245,6 +245,16 @@ class LinkForm(ActionForm):
     kind = forms.ChoiceField(label=_("Link"), choices=LinkKind.choices, initial=LinkKind.RELATED)
 
 
+class MergeForm(ActionForm):
+    into = forms.CharField(label=_("Merge into ticket"), max_length=20,
+                                widget=forms.TextInput(attrs={"placeholder": "SR-2026-000123"}))  # fmt: skip
+    note = forms.CharField(label=_("Why (optional)"), max_length=2000, required=False)
+    confirm = forms.BooleanField(
+        label=_("This ticket is a duplicate: close it and move its conversation, files and survey there."),
+        error_messages={"required": _("Tick the box to confirm the merge.")},
+    )
+
+
 class ReplyForm(ActionForm):
     body = forms.CharField(label=_("Reply to the customer"), max_length=20000, widget=forms.Textarea(attrs={"rows": 4}))
     attachments = AttachmentsField(label=_("Send with the reply"))
@@ -323,6 +333,7 @@ class BulkForm(forms.Form):
         ("pending", _("Wait for the customer")),
         ("resolve", _("Resolve")),
         ("tag", _("Add a tag")),
+        ("merge", _("Merge into ticket")),
     ]
     MAX_TICKETS = 100
 
@@ -335,6 +346,8 @@ class BulkForm(forms.Form):
     priority = forms.ChoiceField(label=_("Priority"), choices=[("", "—"), *Priority.choices], required=False)
     note = forms.CharField(label=_("Note"), max_length=2000, required=False)
     tag = forms.CharField(label=_("Tag"), max_length=50, required=False)
+    into = forms.CharField(label=_("Merge into ticket"), max_length=20, required=False,
+                           widget=forms.TextInput(attrs={"placeholder": "SR-2026-000123"}))  # fmt: skip
     query = forms.CharField(widget=forms.HiddenInput, required=False, max_length=1000)
 
     def __init__(self, *args, people, **kwargs):
@@ -358,6 +371,8 @@ class BulkForm(forms.Form):
             self.add_error("priority", _("Choose the priority."))
         if action == "tag" and not (data.get("tag") or "").strip():
             self.add_error("tag", _("Write the tag."))
+        if action == "merge" and not (data.get("into") or "").strip():
+            self.add_error("into", _("Write the reference of the ticket to merge them into."))
         if action == "resolve" and not (data.get("note") or "").strip():
             self.add_error("note", _("Describe how the problems were resolved."))
         return data

@@ -43,6 +43,11 @@ customer_contacted = Hook(
     "customer_contacted", "ticket, by, at: the desk wrote to or spoke with the customer (in its transaction)."
 )
 ticket_resolved = Hook("ticket_resolved", "ticket, by: the ticket was resolved (in its transaction).")
+ticket_merged = Hook(
+    "ticket_merged",
+    "duplicate, into, by: a duplicate is being merged into another ticket (in its transaction; an "
+    "ApplicationError refuses the merge).",
+)
 event_recorded = Hook("event_recorded", "event: a change was written to a ticket's timeline (in its transaction).")
 ticket_panels = Hook("ticket_panels", "ticket, user → (template name, context) or None: a panel on the ticket's page.")
 queue_narrowing = Hook(

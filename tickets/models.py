@@ -327,6 +327,12 @@ class Ticket(models.Model):
         "self", verbose_name=_("continues"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     tags = models.ManyToManyField("Tag", verbose_name=_("tags"), blank=True, related_name="tickets")
+    # A duplicate merged into another ticket: closed, its conversation moved there, and counted in no
+    # KPI (the ticket it was merged into counts the customer's problem once).
+    merged_into = models.ForeignKey(
+        "self", verbose_name=_("merged into"), on_delete=models.PROTECT, null=True, blank=True,
+        related_name="merged_tickets", db_index=False,
+    )  # fmt: skip
     # The key sent with the form or API call that created the ticket: a resubmit finds it again.
     creation_key = models.CharField(max_length=64, null=True, blank=True, unique=True, editable=False)
 
@@ -364,6 +370,10 @@ class Ticket(models.Model):
             ),
             models.Index(fields=["updated_at"], name="ticket_updated_idx"),
             models.Index(fields=["category", "requested_at"], name="ticket_category_requested_idx"),
+            # The few merged duplicates, found from the ticket they were merged into.
+            models.Index(
+                fields=["merged_into"], condition=models.Q(merged_into__isnull=False), name="ticket_merged_into_idx"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -401,6 +411,8 @@ class EventKind(models.TextChoices):
     REPEATED = "repeated", _("recorded that the customer came back with the same problem")
     LINKED = "linked", _("linked the ticket")
     RECEIVED = "received", _("wrote to the desk")
+    MERGED = "merged", _("merged a duplicate into the ticket")
+    MERGED_INTO = "merged_into", _("merged the ticket into another")
 
 
 class TicketEvent(models.Model):

@@ -105,7 +105,7 @@ def assignable_users(team: Team) -> QuerySet:
     )
 
 
-TICKET_FIELDS = {field.name for field in Ticket._meta.get_fields()}
+TICKET_FIELDS = {field.name for field in Ticket._meta.get_fields() if field.concrete}
 
 
 #: A customer's details, recorded in a ticket's timeline as ``customer_<field>``.

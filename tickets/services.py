@@ -90,11 +90,19 @@ _REFUSALS = {
 
 
 def allowed_actions(ticket: Ticket) -> set[str]:
-    """The actions whose transition starts from the ticket's current status."""
+    """The actions whose transition starts from the ticket's current status (a merged duplicate
+    takes only notes: its work goes on in the ticket it was merged into)."""
+    if ticket.merged_into_id is not None:
+        return {"note"}
     return {action for action, (sources, _target) in TRANSITIONS.items() if ticket.status in sources}
 
 
 def _check(ticket: Ticket, action: str) -> None:
+    if ticket.merged_into_id is not None and action != "note":
+        raise ApplicationError(
+            _("This ticket was merged into %s; work on that one.")
+            % Ticket.objects.values_list("reference", flat=True).get(pk=ticket.merged_into_id)
+        )
     sources, _target = TRANSITIONS[action]
     if ticket.status not in sources:
         raise ApplicationError(str(_REFUSALS[action]))
@@ -765,6 +773,73 @@ def link_tickets(*, ticket: Ticket | int, other: Ticket, by: Actor, kind: str = 
     return link
 
 
+#: What was said and written on a duplicate, moved to the ticket it is merged into.
+CONVERSATION_EVENTS = (EventKind.REPLY, EventKind.CALL, EventKind.NOTE, EventKind.RECEIVED)
+
+
+@transaction.atomic
+def merge_tickets(*, ticket: Ticket | int, into: Ticket | int, by: Actor, note: str = "") -> Ticket:
+    """Merge the duplicate ``ticket`` into ``into`` (an open ticket): the duplicate's conversation
+    (replies, calls, notes, the customer's mails) and attachments move to ``into``, whose timeline
+    gets a ``merged`` event with the duplicate's description; the duplicate is closed, pointing to
+    ``into`` (a ``merged_into`` event), and counts in no KPI. Its contacts with the customer count
+    on ``into``. ``hooks.ticket_merged`` moves what other apps keep (the survey, the complaint) or
+    refuses the merge. Returns ``into``."""
+    pk = ticket.pk if isinstance(ticket, Ticket) else ticket
+    into_pk = into.pk if isinstance(into, Ticket) else into
+    if pk == into_pk:
+        raise ApplicationError(_("A ticket cannot be merged into itself."), field="into")
+    locked = {t.pk: t for t in Ticket.objects.select_for_update().filter(pk__in=[pk, into_pk]).order_by("pk")}
+    duplicate, target = locked[pk], locked[into_pk]
+    if duplicate.merged_into_id is not None:
+        raise ApplicationError(_("This ticket was already merged into another."), field="into")
+    if target.merged_into_id is not None:
+        raise ApplicationError(
+            _("%(ticket)s was itself merged into another ticket; merge into that one.") % {"ticket": target.reference},
+            field="into",
+        )
+    if duplicate.status == Status.CLOSED:
+        raise ApplicationError(_("A closed ticket is not merged; link it instead."), field="into")
+    if target.status not in OPEN_STATUSES:
+        raise ApplicationError(
+            _("Merge into an open ticket: %(ticket)s is %(status)s.")
+            % {"ticket": target.reference, "status": target.get_status_display()},
+            field="into",
+        )
+    now = timezone.now()
+    moved = TicketEvent.objects.filter(ticket=duplicate, kind__in=CONVERSATION_EVENTS)
+    moved_count = moved.update(ticket=target, request_key=None)
+    merged = _record(
+        target, EventKind.MERGED, by, at=now, body=duplicate.description,
+        after={"duplicate": duplicate.reference, "subject": duplicate.subject, "moved_events": moved_count},
+    )  # fmt: skip
+    # Files of the duplicate's own events move with them; those of the events it keeps (its
+    # creation) hang on the merge.
+    files_moved = duplicate.attachments.update(ticket=target)
+    target.attachments.filter(event__ticket=duplicate).update(event=merged)
+    merged.after["moved_files"] = files_moved
+    merged.save(update_fields=["after"])
+    hooks.ticket_merged.send(duplicate=duplicate, into=target, by=by)
+
+    target.public_reply_count += duplicate.public_reply_count
+    _save(target, ["public_reply_count"], now)
+    before = {"status": duplicate.status, "merged_into": None}
+    duplicate.status, duplicate.merged_into = Status.CLOSED, target
+    duplicate.resolved_at = duplicate.resolved_at or now
+    duplicate.closed_at, duplicate.paused_since = now, None
+    _save(duplicate, ["status", "merged_into", "resolved_at", "closed_at", "paused_since"], now)
+    _record(duplicate, EventKind.MERGED_INTO, by, at=now, body=(note or "").strip(), before=before,
+            after={"status": Status.CLOSED, "merged_into": target.reference})  # fmt: skip
+    return target
+
+
+def surviving(ticket: Ticket) -> Ticket:
+    """The ticket that carries on ``ticket``: itself, or the one it was merged into (followed on)."""
+    while ticket.merged_into_id is not None:
+        ticket = Ticket.objects.select_related("customer").get(pk=ticket.merged_into_id)
+    return ticket
+
+
 #: At most this many tags on a ticket; each at most ``TAG_LENGTH`` characters.
 MAX_TAGS, TAG_LENGTH = 10, 50
 TAG_SEPARATORS = re.compile(r"[,，;；、\n]+")
@@ -852,8 +927,11 @@ def receive_message(
     event in the timeline, as theirs, with the attachments. A pending ticket goes back to open (its
     wait for the customer ends); a resolved or closed one reopens when it was resolved at most
     ``reopen_days`` ago. Returns None, changing nothing, when it is older: the caller opens a new
-    ticket that follows it. ``accepted_by``: the agent who let through a mail from another sender."""
+    ticket that follows it. ``accepted_by``: the agent who let through a mail from another sender.
+    A mail about a merged duplicate goes to the ticket it was merged into."""
     ticket = _locked(ticket)
+    if ticket.merged_into_id is not None:
+        ticket = _locked(surviving(ticket))
     now = timezone.now()
     if ticket.status not in OPEN_STATUSES:
         resolved = ticket.resolved_at or ticket.closed_at

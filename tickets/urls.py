@@ -19,6 +19,7 @@ urlpatterns = [
     path("<int:pk>/edit/", views.ticket_edit, name="edit"),
     path("<int:pk>/customer/", views.ticket_customer, name="customer"),
     path("<int:pk>/link/", views.ticket_link, name="link"),
+    path("<int:pk>/merge/", views.ticket_merge, name="merge"),
     path("<int:pk>/note/", views.ticket_note, name="note"),
     path("<int:pk>/assign/", views.ticket_assign, name="assign"),
     path("<int:pk>/pending/", views.ticket_pending, name="pending"),

@@ -34,6 +34,7 @@ from tickets.access import (
     saved_views_for_user,
     shareable_teams,
     teams_for_user,
+    ticket_by_reference_for_user,
     tickets_for_user,
 )
 from tickets.calendars import calendar_by_id
@@ -256,6 +257,8 @@ def _action_forms(request: HttpRequest, ticket: Ticket, bound: dict[str, Any] | 
     built = {name: make() for name, make in makers.items() if name in allowed}
     customer = ticket.customer
     built["link"] = forms.LinkForm()
+    if ticket.merged_into_id is None:
+        built["merge"] = forms.MergeForm()
     built["customer"] = forms.CustomerForm(initial={name: getattr(customer, name) for name in services.CUSTOMER_FIELDS})
     built.update(bound or {})
     return built
@@ -284,6 +287,7 @@ def _detail(request: HttpRequest, ticket: Ticket, bound: dict[str, Any] | None =
     context = {
         "tag_names": Tag.objects.order_by("name").values_list("name", flat=True)[:200],
         "links": [(other, kind) for other, kind in linked if other.pk in visible],
+        "merged_tickets": tickets_for_user(request.user).filter(merged_into=ticket).only("pk", "reference")[:20],
         "other_tickets": tickets_for_user(request.user)
         .filter(customer_id=ticket.customer_id)
         .exclude(pk=ticket.pk)
@@ -436,9 +440,7 @@ def ticket_customer(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _link(request: HttpRequest, ticket: Ticket, data: dict[str, Any]) -> Any:
-    other = tickets_for_user(request.user).filter(reference=data["reference"].strip().upper()).first()
-    if other is None:
-        raise ApplicationError(_("No ticket %s in your teams.") % data["reference"], field="reference")
+    other = ticket_by_reference_for_user(request.user, data["reference"])
     return services.link_tickets(ticket=ticket, other=other, by=acting_user(request), kind=data["kind"])
 
 
@@ -448,6 +450,26 @@ def ticket_link(request: HttpRequest, pk: int) -> HttpResponse:
     """Link the ticket to another one of one's teams, named by its reference."""
     return _act(request, pk, "link", forms.LinkForm(request.POST), lambda t, d: _link(request, t, d),
                 _("The tickets were linked."))  # fmt: skip
+
+
+@require_POST
+@login_required
+def ticket_merge(request: HttpRequest, pk: int) -> HttpResponse:
+    """Merge the ticket, a duplicate, into another one of one's teams; then show that one."""
+    form = forms.MergeForm(request.POST)
+    ticket = get_ticket_for_user(request.user, pk, write=True)
+    if form.is_valid():
+        try:
+            into = ticket_by_reference_for_user(request.user, form.cleaned_data["into"], field="into")
+            services.merge_tickets(ticket=ticket, into=into, by=acting_user(request), note=form.cleaned_data["note"])
+        except ApplicationError as error:
+            form.add_error(error.field if error.field in form.fields else None, error.message)
+        else:
+            messages.success(request, _("%(duplicate)s was merged into this ticket.") % {"duplicate": ticket.reference})
+            return redirect("tickets:detail", pk=into.pk)
+    ticket.refresh_from_db()
+    messages.error(request, _("The action was not carried out; see the message below."))
+    return _detail(request, ticket, bound={"merge": form}, status=400)
 
 
 @require_POST
@@ -607,6 +629,8 @@ def _bulk_one(action: str, ticket: Ticket, by: Any, data: dict[str, Any]) -> Non
         services.resolve_ticket(ticket=ticket, by=by, note=data["note"])
     elif action == "tag":
         services.add_tag(ticket=ticket, by=by, name=data["tag"])
+    elif action == "merge":
+        services.merge_tickets(ticket=ticket, into=data["into_ticket"], by=by)
 
 
 @require_POST
@@ -625,6 +649,12 @@ def bulk(request: HttpRequest) -> HttpResponse:
         return redirect(back)
     data = form.cleaned_data
     by = acting_user(request)
+    if data["action"] == "merge":
+        try:
+            data["into_ticket"] = ticket_by_reference_for_user(request.user, data["into"], field="into")
+        except ApplicationError as error:
+            messages.error(request, error.message)
+            return redirect(back)
     found = {t.pk: t for t in tickets_for_user(request.user).filter(pk__in=data["tickets"])}
     done, refused = 0, []
     for pk in data["tickets"]:
@@ -632,6 +662,8 @@ def bulk(request: HttpRequest) -> HttpResponse:
         if ticket is None:
             refused.append(_("#%(pk)s: no such ticket in your teams") % {"pk": pk})
             continue
+        if data["action"] == "merge" and ticket.pk == data["into_ticket"].pk:
+            continue  # the ticket the others are merged into, ticked with them
         try:
             _bulk_one(data["action"], ticket, by, data)
         except ApplicationError as error:

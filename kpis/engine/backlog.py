@@ -38,9 +38,10 @@ _BACKLOG_NOW_SQL = f"""
            COUNT(*) AS "{{key}}__den", COUNT(*) FILTER (WHERE due < %s) AS "{{key}}__num"
     FROM (SELECT {_DIMENSION_COLUMNS}, t.resolution_due_at AS due FROM tickets_ticket t
           WHERE t.requested_at < %s AND t.resolved_at IS NULL
-          UNION ALL  -- apart: the open ones are read from their index alone (ticket_open_work_idx)
+          UNION ALL  -- apart: the open ones are read from their index alone (ticket_open_work_idx);
+                     -- a merged duplicate is resolved, so only this branch needs to leave it out
           SELECT {_DIMENSION_COLUMNS}, t.resolution_due_at AS due FROM tickets_ticket t
-          WHERE t.requested_at < %s AND t.resolved_at >= %s) t
+          WHERE t.requested_at < %s AND t.resolved_at >= %s AND t.merged_into_id IS NULL) t
     GROUP BY {_GROUPING_SETS} HAVING COUNT(*) > 0
 """
 
@@ -61,7 +62,7 @@ _BACKLOG_EVENTS_SQL = f"""
         (CASE WHEN t.resolution_due_at IS NOT NULL AND t.resolved_at IS NOT NULL
               THEN GREATEST(t.resolution_due_at, t.requested_at, t.resolved_at) END, 0, -1)
     ) AS e(at, den, num)
-    WHERE e.at < %(now)s
+    WHERE e.at < %(now)s AND t.merged_into_id IS NULL  -- a merged duplicate counts in no KPI
     GROUP BY 1, {_D}
 """
 

@@ -35,7 +35,7 @@ from kpis.models import (
     ResponseContribution,
     TicketContribution,
 )
-from kpis.registry import KPI, SOURCES, Kind, part_q, source_dimensions
+from kpis.registry import KPI, SOURCES, Kind, counted_q, part_q, source_dimensions
 
 TABLES = {
     "tickets": TicketContribution._meta.db_table,
@@ -140,7 +140,8 @@ def _when(q: Q, then):
 
 
 def _contributions_sql(plan: Layout, where: Q) -> tuple[str, tuple]:
-    """SELECT of the contribution rows of a source's rows matching ``where``, in ``COLUMNS`` order."""
+    """SELECT of the contribution rows of a source's rows matching ``where``, in ``COLUMNS`` order
+    (a merged duplicate's have none: ``registry.counted_q``)."""
     source = SOURCES[plan.source_key]
     model = apps.get_model(source.model)
     flags = Value(0, output_field=BigIntegerField())
@@ -166,7 +167,9 @@ def _contributions_sql(plan: Layout, where: Q) -> tuple[str, tuple]:
         if plan.durations
         else RawSQL("NULL::smallint[]", ()),
     }
-    queryset = model.objects.filter(where).annotate(**annotations).values(*annotations).order_by()
+    queryset = (
+        model.objects.filter(where & counted_q(plan.source_key)).annotate(**annotations).values(*annotations).order_by()
+    )
     sql, params = queryset.query.sql_with_params()
     named = ", ".join(
         f's."{alias}" AS {column.strip()}' for alias, column in zip(annotations, COLUMNS.split(","), strict=True)

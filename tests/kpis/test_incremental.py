@@ -124,9 +124,24 @@ class Desk:
             Complaint.objects.filter(pk=complaint.pk).update(status="closed", closed_at=now, updated_at=now,
                                                              first_handled_at=now)  # fmt: skip
 
+    def merge(self, now):
+        """A duplicate merged into another open ticket (as ``tickets.services.merge_tickets`` leaves
+        it): closed, pointing there, its survey moved along."""
+        candidates = list(Ticket.objects.filter(merged_into__isnull=True, status__in=["new", "open"]).order_by("?")[:2])
+        if len(candidates) < 2:
+            return
+        duplicate, into = candidates
+        if not SurveyInvitation.objects.filter(ticket=into).exists():
+            SurveyInvitation.objects.filter(ticket=duplicate).update(ticket=into)
+            SurveyResponse.objects.filter(ticket=duplicate).update(ticket=into)
+        Ticket.objects.filter(pk=into.pk).update(updated_at=now)
+        Ticket.objects.filter(pk=duplicate.pk).update(
+            merged_into=into, status="closed", resolved_at=now, closed_at=now, updated_at=now
+        )
+
     def change(self, now):
         steps = [self.new_ticket, self.answer, self.resolve, self.reopen, self.move, self.cost, self.survey,
-                 self.complaint]  # fmt: skip
+                 self.complaint, self.merge]  # fmt: skip
         self.rng.choice(steps)(now)
 
 
