@@ -164,7 +164,8 @@ def test_the_ticket_page_merges_and_shows_both_ends(agent_client, pair):
     unknown = agent_client.post(url, {"into": "SR-1999-000001", "confirm": "on"})
     assert unknown.status_code == 400 and "SR-1999-000001" in unknown.content.decode()
 
-    response = agent_client.post(url, {"into": kept.reference.lower(), "confirm": "on", "note": "重复来电"}, follow=True)
+    typed = {"into": kept.reference.lower(), "confirm": "on", "note": "重复来电"}
+    response = agent_client.post(url, typed, follow=True)
 
     assert response.redirect_chain[-1][0] == reverse("tickets:detail", args=[kept.pk])
     page = response.content.decode()
