@@ -25,6 +25,9 @@ class Dimension(models.TextChoices):
     PRIORITY = "priority", _("priority")
     ROOT_CAUSE = "root_cause", _("root cause")
     VIA = "via", _("survey channel")
+    #: read from the tagged tickets' contributions as the dashboard asks (a ticket has several tags);
+    #: never a stored value's slice
+    TAG = "tag", _("tag")
 
 
 class KPIValue(models.Model):

@@ -36,6 +36,7 @@ from kpis.models import Dimension
 from kpis.registry import KPIS, SOURCES, format_figure
 from kpis.selectors import (
     EMPTY_CELL,
+    TAG_ROWS,
     breakdown,
     breakdowns,
     figures,
@@ -47,7 +48,7 @@ from kpis.selectors import (
 )
 from surveys.models import SurveyChannel
 from tickets.access import is_manager
-from tickets.models import Category, Channel, Priority, Team
+from tickets.models import Category, Channel, Priority, Tag, Team
 
 User = get_user_model()
 
@@ -59,6 +60,7 @@ BREAKDOWNS = [
     Dimension.PRIORITY,
     Dimension.ROOT_CAUSE,
     Dimension.VIA,
+    Dimension.TAG,
 ]
 
 
@@ -98,6 +100,8 @@ def dimension_labels(dimension: str, values) -> dict[str, str]:
         labels["none"] = _("(not yet known)")
     elif dimension == Dimension.VIA:
         labels.update(dict(SurveyChannel.choices))
+    elif dimension == Dimension.TAG:
+        labels.update({str(t.pk): t.name for t in Tag.objects.filter(pk__in=[v for v in values if v.isdigit()])})
     return labels
 
 
@@ -149,8 +153,10 @@ def _point_urls(key, series, start, end, dimension, value) -> list[str]:
     ]
 
 
-def _table(dimension: str, start: date, end: date, sort: str | None, team: Team | None, data: dict):
-    """A breakdown table from ``selectors.breakdowns``' data for ``dimension``."""
+def _table(dimension: str, start: date, end: date, sort: str | None, team: Team | None, data: dict | None):
+    """A breakdown table from ``selectors.breakdowns``' data for ``dimension`` (None: being recomputed)."""
+    recomputing = data is None
+    data = data or {}
     labels = dimension_labels(dimension, data.keys())
     kpis = kpis_for(dimension)
     rows = []
@@ -180,7 +186,11 @@ def _table(dimension: str, start: date, end: date, sort: str | None, team: Team 
     if team is not None and dimension == Dimension.AGENT:
         members = {str(pk) for pk in team.members.values_list("pk", flat=True)} | {str(team.supervisor_id)}
         rows = [r for r in rows if r["value"] in members]
-    return {"dimension": dimension, "label": Dimension(dimension).label, "rows": rows, "kpis": kpis}
+    note = _("The %(n)d tags with the most tickets; a ticket counts under each of its tags.") % {"n": TAG_ROWS}
+    return {
+        "dimension": dimension, "label": Dimension(dimension).label, "rows": rows, "kpis": kpis,
+        "recomputing": recomputing, "note": note if dimension == Dimension.TAG else "",
+    }  # fmt: skip
 
 
 def _cells_html(cells: list[dict]) -> SafeString:
@@ -215,6 +225,8 @@ def approximate_title(p90: float | None, unit: str) -> str:
 
 def kpis_for(dimension: str) -> list:
     """The KPIs a breakdown shows: all of them, or those whose source has the dimension."""
+    if dimension == Dimension.TAG:
+        return [kpi for kpi in KPIS if kpi.source == "tickets"]
     extra = {name for source in SOURCES.values() for name, _path in source.extra_dimensions}
     if dimension not in extra:
         return KPIS

@@ -368,3 +368,37 @@ def contributions_kept() -> bool:
             f"SELECT EXISTS (SELECT 1 FROM {TABLES['tickets']}) OR NOT EXISTS (SELECT 1 FROM tickets_ticket)"
         )
         return cursor.fetchone()[0]
+
+
+def by_tag(plan: Layout, start: date, end: date, limit: int) -> tuple[list[dict], list[tuple]]:
+    """The tickets' KPIs by tag over the days [start, end), read from the stored contributions:
+    each tagged ticket's counted once under each of its tags (a ticket has any number of tags, so
+    these are not stored as one slice per row). The ``limit`` tags with the most tickets: their
+    summed parts (``part_columns``, and ``tag``), and their durations' bucket counts as
+    (tag, kpi, bucket, count) rows in bucket order. Waits at most a second for a full run that is
+    rewriting the contributions: ``LockNotAvailable`` then."""
+    columns = part_columns(plan)
+    rows_sql = f"SELECT 1 AS sign, c.* FROM {plan.table} c WHERE c.day >= %s AND c.day < %s"
+    parts_sql = (
+        "SELECT tt.tag_id AS tag, " + ", ".join(f'{expr} AS "{name}"' for name, expr in columns.items())
+        + f" FROM ({rows_sql}) r JOIN tickets_ticket_tags tt ON tt.ticket_id = r.row_id"
+        + f' GROUP BY tt.tag_id ORDER BY "{ROWS}" DESC, tt.tag_id LIMIT %s'
+    )  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL lock_timeout = '1s'")
+        cursor.execute(parts_sql, [start, end, limit])
+        names = [column.name for column in cursor.description]
+        parts = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+        buckets: list[tuple] = []
+        if parts and plan.durations:
+            unpivot = ", ".join(f"('{kpi.key}', r.buckets[{plan.bucket_index(kpi)}])" for kpi in plan.durations)
+            cursor.execute(
+                f"SELECT tt.tag_id, u.kpi, u.bucket, count(*) FROM ({rows_sql}) r "
+                "JOIN tickets_ticket_tags tt ON tt.ticket_id = r.row_id AND tt.tag_id = ANY(%s) "
+                f"CROSS JOIN LATERAL (VALUES {unpivot}) AS u(kpi, bucket) "
+                "WHERE u.bucket IS NOT NULL GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
+                [start, end, [row["tag"] for row in parts]],
+            )
+            buckets = cursor.fetchall()
+        cursor.execute("SET LOCAL lock_timeout = DEFAULT")
+    return parts, buckets

@@ -421,3 +421,51 @@ class TestTargetsEditedByTwoManagers:
         assert admin_client.post(url, {**form, "value": "97.5", "read_version": "1"}).status_code == 302
         target.refresh_from_db()
         assert target.value == 97.5 and target.version == 2
+
+
+def test_the_breakdown_by_tag_counts_each_ticket_under_each_of_its_tags_and_links_to_them(
+    client, manager, agent, team, figures_today
+):
+    one, two, three = figures_today[:3]
+    services.set_tags(ticket=one, by=agent, names=["批次A", "VIP"])
+    services.set_tags(ticket=two, by=agent, names=["批次A"])
+    services.set_tags(ticket=three, by=agent, names=["VIP"])
+    refresh_kpis()  # the tags are read as the dashboard asks; the run keeps the rows' contributions
+    client = _manager_client(client, manager)
+
+    page = client.get("/dashboard/?period=today", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+
+    by_tag = page.split('id="by-tag"', 1)[1].split("</section>", 1)[0]
+    assert "Survey response rate" not in by_tag  # only the KPIs of tickets
+    rows = {
+        re.search(r'<th scope="row">([^<]+)</th>', row).group(1): row for row in by_tag.split("<tr>")[2:]
+    }  # fmt: skip
+    assert set(rows) == {"批次A", "VIP"}
+    workload = BY_KEY_INDEX["workload"]
+    for name, expected in (("批次A", {one.pk, two.pk}), ("VIP", {one.pk, three.pk})):
+        cells = re.findall(r'<td><a href="([^"]+)">([^<]+)</a>', rows[name])
+        url, shown = cells[workload]
+        assert shown == "2"
+        listing = client.get(unquote(url).replace("&amp;", "&"), HTTP_ACCEPT_LANGUAGE="en")
+        assert {t.pk for t in listing.context["page"].object_list} == expected
+        _url, resolved = cells[BY_KEY_INDEX["resolution_rate"]]
+        assert resolved == ("100.0 %" if name == "批次A" else "50.0 %")
+
+
+BY_KEY_INDEX = {kpi.key: n for n, kpi in enumerate(kpi for kpi in KPIS if kpi.source == "tickets")}
+
+
+def test_the_breakdown_by_tag_waits_for_a_full_run_rewriting_the_figures(client, manager, agent, team):
+    """A full run holds the stored contributions while it rewrites them: the table says so and the
+    rest of the dashboard shows."""
+    import psycopg
+
+    services.set_tags(ticket=make_ticket(team=team, by=agent), by=agent, names=["批次A"])
+    settings = connection.settings_dict
+    with psycopg.connect(host=settings["HOST"], port=settings["PORT"], user=settings["USER"],
+                         dbname=settings["NAME"], autocommit=False) as other:  # fmt: skip
+        other.execute("SET lock_timeout = '10s'")
+        other.execute("LOCK TABLE kpis_contribution_tickets IN ACCESS EXCLUSIVE MODE")
+        page = _manager_client(client, manager).get("/dashboard/?period=today", HTTP_ACCEPT_LANGUAGE="en")
+    by_tag = page.content.decode().split('id="by-tag"', 1)[1].split("</section>", 1)[0]
+    assert page.status_code == 200 and "Being recomputed" in by_tag and 'id="kpi-workload"' in page.content.decode()
