@@ -115,3 +115,62 @@ def test_the_english_complaint_board_fits_a_1366_pixel_screen(live_server, page_
     page.goto(live_server.url + "/complaints/")
     assert "Complaint" in page.locator("h1").inner_text()
     assert page.evaluate("document.documentElement.scrollWidth") <= 1366  # no sideways scrolling
+
+
+MORE_WORDS = {
+    "zh-hans": {"changed": "已修改 10 张工单", "merged": "已合并到本工单", "merge": "合并到另一张工单"},
+    "en": {"changed": "10 tickets were changed", "merged": "was merged into this ticket",
+           "merge": "Merge this ticket into another"},
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("language", ["zh-hans", "en"])
+def test_ten_tickets_assigned_at_once_two_merged_and_a_canned_reply_filled_in(
+    live_server, page_factory, team, agent, colleague, client, language
+):
+    from tests.factories import CustomerFactory
+    from tickets import services
+    from tickets.models import Ticket
+
+    words = {**WORDS[language], **MORE_WORDS[language]}
+    batch = [make_ticket(team=team, by=agent, subject=f"批量来电 {n}") for n in range(10)]
+    customer = CustomerFactory(name="李雷", preferred_language="zh-hans")
+    kept = make_ticket(team=team, by=agent, assignee=agent, customer=customer, subject="冰箱不制冷")
+    duplicate = make_ticket(team=team, by=agent, customer=customer, subject="冰箱还是不冷",
+                            description="第二次来电：冷藏室结冰。")  # fmt: skip
+    services.save_canned_reply(by=agent, name="上门预约", action="pending", body_en="Dear {customer}",
+                               body_zh="{customer}您好，工单{reference}已安排，{agent}敬上。")  # fmt: skip
+    client.force_login(agent)
+    page = page_factory(extra_http_headers={"Accept-Language": words["accept"]})
+    page.context.add_cookies([{"name": "sessionid", "value": client.cookies["sessionid"].value,
+                               "url": live_server.url}])  # fmt: skip
+
+    page.goto(live_server.url + "/tickets/?view=all")
+    for ticket in batch:
+        page.locator(f"input[name=tickets][value='{ticket.pk}']").check()
+    page.select_option("#bulk select[name=action]", "assign")
+    page.select_option("#bulk select[name=assignee]", colleague.username)
+    page.locator("#bulk button[type=submit]").click()
+    page.wait_for_load_state()
+    assert words["changed"] in page.locator("main").inner_text()
+    assert set(Ticket.objects.filter(pk__in=[t.pk for t in batch]).values_list("assignee", flat=True)) == {colleague.pk}
+
+    page.goto(live_server.url + f"/tickets/{duplicate.pk}/")
+    page.locator("#merge summary", has_text=words["merge"]).click()
+    page.fill("#merge input[name=into]", kept.reference)
+    page.locator("#merge input[name=confirm]").check()
+    page.locator("#merge button[type=submit]").click()
+    page.wait_for_url(re.compile(rf"/tickets/{kept.pk}/$"))
+    assert words["merged"] in page.locator("main").inner_text()
+    assert "第二次来电：冷藏室结冰。" in page.locator(".timeline").inner_text()
+
+    page.select_option("#canned", label="上门预约")
+    page.locator(".canned-pick button[type=submit]").click()
+    page.wait_for_url(re.compile(r"canned="))
+    body = page.locator("#reply textarea[name=body]")
+    assert body.input_value() == f"李雷您好，工单{kept.reference}已安排，Alice敬上。"
+    page.locator("#reply form[method=post] button[type=submit]").click()
+    page.wait_for_load_state()
+    assert f"工单{kept.reference}已安排" in page.locator(".timeline").inner_text()
+    kept.refresh_from_db()
+    assert kept.status == "pending"  # the canned reply's action
