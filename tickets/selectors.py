@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 
 from tickets.access import tickets_for_user
 from tickets.calendars import calendars_by_team
-from tickets.models import OPEN_STATUSES, Customer, EventKind, Status, Team, Ticket
+from tickets.models import OPEN_STATUSES, CannedReply, Customer, EventKind, Status, Team, Ticket
 from tickets.sla import sla_calendar
 from tickets.templatetags.desk import person
 from tickets.worktime import add_working_time, working_time_between
@@ -203,6 +203,20 @@ def canned_text(canned, ticket: Ticket, agent) -> str:
         "due": timezone.localtime(due).strftime("%Y-%m-%d %H:%M") if due else "",
     }
     return PLACEHOLDERS.sub(lambda match: values[match.group(1)], text)
+
+
+def find_canned_reply(replies: QuerySet[CannedReply], words: str) -> CannedReply | None:
+    """The canned reply an agent means by ``words``: the one of that name, else the first (by name)
+    whose name, else whose text in either language, contains them."""
+    for q in (
+        Q(name__iexact=words),
+        Q(name__icontains=words),
+        Q(body_zh__icontains=words) | Q(body_en__icontains=words),
+    ):
+        found = replies.filter(q).order_by("name", "id").first()
+        if found is not None:
+            return found
+    return None
 
 
 #: A phone number as people type it: digits, spaces, +, - and brackets.

@@ -40,7 +40,15 @@ from tickets.access import (
 from tickets.calendars import calendar_by_id
 from tickets.filters import DEFAULT_QUERY, SORTS, VIEWS, TicketFilter, queue_query, user_assignees, view_queryset
 from tickets.models import Attachment, CannedAction, Customer, Status, Tag, Ticket
-from tickets.selectors import canned_text, find_customers, queue_for_user, sla_clock, timeline_for, working_duration
+from tickets.selectors import (
+    canned_text,
+    find_canned_reply,
+    find_customers,
+    queue_for_user,
+    sla_clock,
+    timeline_for,
+    working_duration,
+)
 from tickets.worktime import working_time_between
 
 QUEUE_PAGE_SIZE = 25
@@ -307,13 +315,22 @@ def _detail(request: HttpRequest, ticket: Ticket, bound: dict[str, Any] | None =
 @require_GET
 @login_required
 def ticket_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    """The ticket; with ``?canned=<id>``, its reply box filled with that canned reply."""
+    """The ticket; with ``?canned=<id>``, or ``?canned_q=`` words of a canned reply's name or text,
+    its reply box filled with that canned reply."""
     ticket = get_ticket_for_user(request.user, pk)
     bound = None
-    if request.GET.get("canned") and ticket.status in services.TRANSITIONS["reply"][0]:
-        canned = canned_replies_for_user(request.user).filter(pk=parse_pk(request.GET["canned"])).first()
+    replies = canned_replies_for_user(request.user)
+    wanted = request.GET.get("canned_q", "").strip()[:100]
+    canned = None
+    if request.GET.get("canned"):
+        canned = replies.filter(pk=parse_pk(request.GET["canned"])).first()
         if canned is None:
             raise Http404
+    elif wanted:
+        canned = find_canned_reply(replies, wanted)
+        if canned is None:
+            messages.warning(request, _("No canned reply has “%(words)s” in its name or text.") % {"words": wanted})
+    if canned is not None and ticket.status in services.TRANSITIONS["reply"][0]:
         reply = forms.ReplyForm(initial={"body": canned_text(canned, ticket, request.user), "then": canned.action})
         bound = {"reply": reply}
     return _detail(request, ticket, bound)

@@ -7,6 +7,7 @@ from django.test import Client
 from django.urls import reverse
 
 from tests.factories import CustomerFactory, make_ticket
+from tickets import services
 from tickets.models import CannedReply, EventKind, Status
 
 pytestmark = pytest.mark.django_db
@@ -64,3 +65,17 @@ def test_a_supervisor_shares_replies_with_the_team_and_others_see_only_theirs(
     assert CannedReply.objects.filter(pk=shared.pk).exists()
     lead.post(reverse("tickets:canned_delete", args=[shared.pk]))
     assert not CannedReply.objects.filter(pk=shared.pk).exists()
+
+
+def test_a_canned_reply_is_found_by_words_of_its_name_or_text(agent_client, agent, ticket):
+    services.save_canned_reply(by=agent, name="上门预约", body_zh="师傅将于明天上午上门。")
+    services.save_canned_reply(by=agent, name="配件缺货", body_zh="配件正在调货，预计三天。")
+    url = reverse("tickets:detail", args=[ticket.pk])
+
+    by_text = agent_client.get(url, {"canned_q": "调货"}).content.decode()
+    by_name = agent_client.get(url, {"canned_q": "上门"}).content.decode()
+    nothing = agent_client.get(url, {"canned_q": "退款<script>"}, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+
+    assert "配件正在调货，预计三天。</textarea>" in by_text
+    assert "师傅将于明天上午上门。</textarea>" in by_name
+    assert "No canned reply has" in nothing and "退款&lt;script&gt;" in nothing and "退款<script>" not in nothing
