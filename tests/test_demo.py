@@ -56,6 +56,16 @@ def test_the_demo_is_phone_first(demo):
     assert unhappy.exists() and not unhappy.filter(follow_up__isnull=True).exists()  # every detractor followed up
 
 
+def test_the_demo_has_tags_shared_canned_replies_and_merged_duplicates(demo):
+    from tickets.models import CannedReply
+
+    assert Ticket.objects.filter(tags__isnull=False).distinct().count() > 600 / 6
+    assert CannedReply.objects.filter(team__isnull=False).count() >= 6
+    merged = Ticket.objects.filter(merged_into__isnull=False)
+    assert merged.exists() and not merged.exclude(status="closed").exists()
+    assert not merged.filter(merged_into__merged_into__isnull=False).exists()
+
+
 def test_running_it_again_adds_nothing(demo):
     tickets, complaints = Ticket.objects.count(), Complaint.objects.count()
     call_command("seed_demo", tickets=600, days=45, stdout=io.StringIO())

@@ -820,6 +820,7 @@ def merge_tickets(*, ticket: Ticket | int, into: Ticket | int, by: Actor, note: 
     merged.after["moved_files"] = files_moved
     merged.save(update_fields=["after"])
     hooks.ticket_merged.send(duplicate=duplicate, into=target, by=by)
+    _withdraw_repeat(duplicate, now)
 
     target.public_reply_count += duplicate.public_reply_count
     _save(target, ["public_reply_count"], now)
@@ -831,6 +832,19 @@ def merge_tickets(*, ticket: Ticket | int, into: Ticket | int, by: Actor, note: 
     _record(duplicate, EventKind.MERGED_INTO, by, at=now, body=(note or "").strip(), before=before,
             after={"status": Status.CLOSED, "merged_into": target.reference})  # fmt: skip
     return target
+
+
+def _withdraw_repeat(duplicate: Ticket, now: datetime) -> None:
+    """A duplicate counted as the customer coming back (``_count_repeat``) is the same contact, not
+    a return: its count comes off the earlier ticket, whose ``repeated`` event says it was merged."""
+    for event in TicketEvent.objects.filter(
+        ticket__customer_id=duplicate.customer_id, kind=EventKind.REPEATED, after__repeated_by=duplicate.reference
+    ).exclude(after__has_key="withdrawn"):
+        earlier = _locked(event.ticket_id)
+        earlier.repeat_count = max(0, earlier.repeat_count - 1)
+        _save(earlier, ["repeat_count"], now)
+        event.after["withdrawn"] = "merged"
+        event.save(update_fields=["after"])
 
 
 def surviving(ticket: Ticket) -> Ticket:

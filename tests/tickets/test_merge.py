@@ -61,6 +61,9 @@ def test_the_duplicates_conversation_and_files_move_and_it_is_closed_with_a_poin
     pointer = duplicate.events.get(kind=EventKind.MERGED_INTO)
     assert pointer.body == "同一台空调" and pointer.after["merged_into"] == kept.reference
     assert Ticket.objects.get(pk=kept.pk).public_reply_count == replies_before + 1
+    # The duplicate had counted as the customer coming back on the earlier ticket: it no longer does.
+    assert Ticket.objects.get(pk=kept.pk).repeat_count == 0
+    assert kept.events.get(kind=EventKind.REPEATED).after["withdrawn"] == "merged"
     # A merged duplicate takes notes only: its work goes on in the other ticket.
     assert services.allowed_actions(duplicate) == {"note"}
     with pytest.raises(ApplicationError, match=kept.reference):
@@ -113,7 +116,7 @@ def test_a_complaint_moves_along_unless_both_tickets_have_an_open_one(team, agen
     assert Complaint.objects.get().ticket_id == kept.pk
 
     second = make_ticket(team=team, by=agent, customer=customer, category="complaint", subject="又投诉")
-    with pytest.raises(ApplicationError, match="complaint"):
+    with pytest.raises(ApplicationError, match="投诉尚未关闭"):
         services.merge_tickets(ticket=second, into=kept, by=agent)
     assert Ticket.objects.get(pk=second.pk).merged_into_id is None
     assert Complaint.objects.filter(ticket=second).exists()
@@ -158,7 +161,7 @@ def test_the_ticket_page_merges_and_shows_both_ends(agent_client, pair):
     kept, duplicate = pair
     url = reverse("tickets:merge", args=[duplicate.pk])
 
-    refused = agent_client.post(url, {"into": kept.reference})  # without the confirmation
+    refused = agent_client.post(url, {"into": kept.reference}, HTTP_ACCEPT_LANGUAGE="en")  # not confirmed
     assert refused.status_code == 400 and Ticket.objects.get(pk=duplicate.pk).merged_into_id is None
     assert "Tick the box" in refused.content.decode()
     unknown = agent_client.post(url, {"into": "SR-1999-000001", "confirm": "on"})

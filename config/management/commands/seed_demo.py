@@ -32,22 +32,39 @@ from tickets.access import MANAGERS_GROUP
 from tickets.models import (
     LIVE_CHANNELS,
     REPEAT_WINDOW,
+    CannedReply,
     Category,
     Channel,
     Customer,
     EventKind,
     Priority,
     Status,
+    Tag,
     Team,
     Ticket,
     TicketEvent,
 )
-from tickets.services import apply_due_times, format_reference, working_durations
+from tickets.services import (
+    apply_due_times,
+    create_ticket,
+    format_reference,
+    merge_tickets,
+    save_canned_reply,
+    working_durations,
+)
 from tickets.sla import SlaLookup, sla_policy_for
 
 User = get_user_model()
 
 DEMO_PASSWORD = "demo-pass-2026"
+DEMO_TAGS = ["VIP", "以旧换新", "安装预约", "延保", "批次 2026-10", "批次 2026-11"]
+DEMO_CANNED = [
+    ("受理确认", "{customer}您好，您的工单 {reference} 已由{agent}受理，预计 {due} 前给您答复。",
+     "Dear {customer}, {agent} has taken up {reference}; you will hear from us by {due}.", ""),
+    ("请提供照片", "{customer}您好，为尽快处理工单 {reference}，请回复邮件附上产品铭牌和故障部位的照片。",
+     "Dear {customer}, to move {reference} on, please reply with photos of the rating plate and the fault.",
+     "pending"),
+]  # fmt: skip
 DEMO_PHONE_PREFIX = "100"  # no real Chinese number starts so: marks demo customers
 TEAMS = [
     ("热线服务组", "sup1", ["agent1", "agent2"]),
@@ -158,6 +175,7 @@ class Command(BaseCommand):
             self._repeats(teams)
             self._surveys(rng, teams)
             self._history(rng, teams)
+            self._workbench(rng, teams, users)
         self._summary(users, teams, existing, created)
 
     def _people(self) -> dict[str, User]:
@@ -494,6 +512,48 @@ class Command(BaseCommand):
         notices.filter(kind=Kind.BREACH).update(created_at=F("due_at"), emailed_at=F("due_at"))
         notices.update(emailed_at=now)
         self.stdout.write(f"  SLA notices: {swept.warnings} warnings, {swept.breaches} breaches")
+
+    def _workbench(self, rng: random.Random, teams, users) -> None:
+        """Tags on about a quarter of the tickets, each team's shared canned replies, and a few
+        duplicates merged (through the service, as an agent would)."""
+        tags = [Tag.objects.get_or_create(name=name)[0] for name in DEMO_TAGS]
+        through = Ticket.tags.through
+        links = [
+            through(ticket_id=pk, tag_id=tag.pk)
+            for pk in Ticket.objects.filter(team__in=teams).values_list("pk", flat=True).iterator()
+            if rng.random() < 0.25
+            for tag in rng.sample(tags, rng.choice([1, 1, 2]))
+        ]
+        through.objects.bulk_create(links, batch_size=2000, ignore_conflicts=True)
+        for team in teams:
+            for name, zh, en, action in DEMO_CANNED:
+                if not CannedReply.objects.filter(owner=team.supervisor, team=team, name=name).exists():
+                    save_canned_reply(by=team.supervisor, team=team, name=name, body_zh=zh, body_en=en, action=action)
+        merged = 0
+        now = timezone.now()
+        recent = (
+            Ticket.objects.filter(
+                team__in=teams,
+                status__in=[Status.NEW, Status.OPEN],
+                merged_into=None,
+                category__is_complaint=False,
+                requested_at__lt=now - timedelta(hours=3),
+            )
+            .select_related("customer", "category", "team", "assignee", "team__supervisor")
+            .order_by("-requested_at")
+        )
+        for first in recent[:4]:  # the customer wrote in again about the same fault, and an agent noticed
+            agent = first.assignee or first.team.supervisor
+            again = create_ticket(
+                by=None, subject=first.subject, customer=first.customer, category=first.category, channel=Channel.EMAIL,
+                team=first.team, priority=first.priority, requested_at=first.requested_at + timedelta(hours=2),
+                description="客户来邮件询问同一故障的处理进度。",
+            )  # fmt: skip
+            merge_tickets(ticket=again, into=first, by=agent, note="同一故障的重复来信")
+            merged += 1
+        self.stdout.write(
+            f"  workbench: {len(links)} tags on tickets, {merged} duplicates merged, canned replies shared"
+        )
 
     def _summary(self, users, teams, existing, created) -> None:
         total = Ticket.objects.filter(team__in=teams).count()
