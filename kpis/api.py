@@ -18,8 +18,7 @@ class KPIValueFilter(django_filters.FilterSet):
     granularity = django_filters.ChoiceFilter(choices=Granularity.choices)
     start = django_filters.DateFilter(field_name="period_start", lookup_expr="gte")
     end = django_filters.DateFilter(field_name="period_start", lookup_expr="lte")
-    # (a breakdown by tag is summed on the dashboard as it is asked, never stored)
-    dimension = django_filters.ChoiceFilter(choices=[c for c in Dimension.choices if c[0] != Dimension.TAG])
+    dimension = django_filters.ChoiceFilter(choices=Dimension.choices)
     dimension_value = django_filters.CharFilter(max_length=64)
 
     class Meta:

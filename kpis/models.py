@@ -25,8 +25,7 @@ class Dimension(models.TextChoices):
     PRIORITY = "priority", _("priority")
     ROOT_CAUSE = "root_cause", _("root cause")
     VIA = "via", _("survey channel")
-    #: read from the tagged tickets' contributions as the dashboard asks (a ticket has several tags);
-    #: never a stored value's slice
+    #: a ticket counts under each of its tags
     TAG = "tag", _("tag")
 
 
@@ -141,6 +140,8 @@ class Contribution(models.Model):
     #: whole seconds of each duration, cents of each cost (None where not counted)
     sums = ArrayField(models.BigIntegerField(null=True), null=True)
     buckets = ArrayField(models.SmallIntegerField(null=True), null=True)
+    #: the tags of the row's ticket (a slice of its own: a ticket has any number of them)
+    tags = ArrayField(models.IntegerField(), null=True)
 
     class Meta:
         abstract = True

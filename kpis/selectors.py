@@ -13,13 +13,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import NamedTuple
 
-from django.db import OperationalError, transaction
 from django.db.models import Q, QuerySet, Sum
 from django.utils import timezone
 
-from kpis.engine.contributions import by_tag, layout
 from kpis.engine.periods import local_midnight, next_period, period_start
-from kpis.engine.publish import CENTS
 from kpis.engine.quantiles import RELATIVE_ERROR, Histogram
 from kpis.forms import DrilldownForm
 from kpis.models import Dimension, Granularity, KPIRun, KPITarget, KPIValue
@@ -253,9 +250,6 @@ def breakdowns(dimensions: list[str], start: date, end: date) -> dict[str, dict[
     """dimension → dimension value → kpi → ``Cell`` over [start, end), for several dimensions in
     three queries: the summed parts, the durations' histograms (merged here), the backlog's last day."""
     tables: dict[str, dict[str, dict[str, Cell]]] = {d: {} for d in dimensions}
-    if Dimension.TAG in dimensions:
-        dimensions = [d for d in dimensions if d != Dimension.TAG]
-        tables[Dimension.TAG] = tag_breakdown(start, end)  # type: ignore[assignment]
     periods = _periods_q(covering_periods(start, end))
     rows = (
         KPIValue.objects.filter(periods, dimension__in=dimensions)
@@ -289,45 +283,6 @@ def breakdowns(dimensions: list[str], start: date, end: date) -> dict[str, dict[
         kpi_key, dimension, value, numerator, denominator, figure = row
         tables[dimension].setdefault(value, {})[kpi_key] = Cell(numerator, denominator, figure)
     return tables
-
-
-#: The tags a breakdown by tag shows at most: those with the most tickets in the range.
-TAG_ROWS = 30
-
-
-def tag_breakdown(start: date, end: date) -> dict[str, dict[str, Cell]] | None:
-    """tag id → kpi → ``Cell`` over [start, end), for the KPIs of tickets (``Dimension.TAG``): summed
-    from the tagged tickets' stored contributions at read time, each ticket under each of its tags.
-    None while a full KPI run is rewriting the contributions."""
-    plan = layout("tickets", [kpi for kpi in KPIS if kpi.source == "tickets"])
-    try:
-        with transaction.atomic():
-            parts, buckets = by_tag(plan, start, end, TAG_ROWS)
-    except OperationalError:  # lock_timeout: a full run holds the contributions
-        return None
-    table: dict[str, dict[str, Cell]] = {}
-    for row in parts:
-        cells = table.setdefault(str(row["tag"]), {})
-        for kpi in plan.kpis:
-            den = float(row[f"{kpi.key}__den"] or 0)
-            if kpi.kind.links_numerator:
-                num = float(row[f"{kpi.key}__num"] or 0)
-            elif kpi.kind in (Kind.DURATION, Kind.SUM):
-                num = float(row[f"{kpi.key}__sum"] or 0) / (CENTS if kpi.kind is Kind.SUM else 1)
-            else:
-                num = den
-            cells[kpi.key] = Cell(num, den, kpi.figure(num, den))
-    histograms: dict[tuple[str, str], tuple[list[int], list[int]]] = {}
-    for tag, kpi_key, bucket, count in buckets:
-        keys, counts = histograms.setdefault((str(tag), kpi_key), ([], []))
-        keys.append(bucket)
-        counts.append(count)
-    for (tag, kpi_key), (keys, counts) in histograms.items():
-        histogram = Histogram()
-        histogram.add(keys, counts)
-        median, p90 = median_and_p90(histogram)
-        table[tag][kpi_key] = table[tag][kpi_key]._replace(median=median, p90=p90)
-    return table
 
 
 def breakdown(dimension: str, start: date, end: date) -> dict[str, dict[str, Cell]]:

@@ -36,7 +36,6 @@ from kpis.models import Dimension
 from kpis.registry import KPIS, SOURCES, format_figure
 from kpis.selectors import (
     EMPTY_CELL,
-    TAG_ROWS,
     breakdown,
     breakdowns,
     figures,
@@ -153,10 +152,22 @@ def _point_urls(key, series, start, end, dimension, value) -> list[str]:
     ]
 
 
-def _table(dimension: str, start: date, end: date, sort: str | None, team: Team | None, data: dict | None):
-    """A breakdown table from ``selectors.breakdowns``' data for ``dimension`` (None: being recomputed)."""
-    recomputing = data is None
-    data = data or {}
+#: The tags a breakdown by tag shows at most: those with the most tickets in the range.
+TAG_ROWS = 30
+
+
+def _busiest(data: dict) -> dict:
+    """The ``TAG_ROWS`` slices with the most tickets."""
+    if len(data) <= TAG_ROWS:
+        return data
+    tickets = {value: by_kpi.get("workload", EMPTY_CELL).denominator for value, by_kpi in data.items()}
+    return {value: data[value] for value in sorted(data, key=lambda value: -tickets[value])[:TAG_ROWS]}
+
+
+def _table(dimension: str, start: date, end: date, sort: str | None, team: Team | None, data: dict):
+    """A breakdown table from ``selectors.breakdowns``' data for ``dimension``."""
+    if dimension == Dimension.TAG:
+        data = _busiest(data)
     labels = dimension_labels(dimension, data.keys())
     kpis = kpis_for(dimension)
     rows = []
@@ -189,7 +200,7 @@ def _table(dimension: str, start: date, end: date, sort: str | None, team: Team 
     note = _("The %(n)d tags with the most tickets; a ticket counts under each of its tags.") % {"n": TAG_ROWS}
     return {
         "dimension": dimension, "label": Dimension(dimension).label, "rows": rows, "kpis": kpis,
-        "recomputing": recomputing, "note": note if dimension == Dimension.TAG else "",
+        "note": note if dimension == Dimension.TAG else "",
     }  # fmt: skip
 
 
@@ -226,7 +237,7 @@ def approximate_title(p90: float | None, unit: str) -> str:
 def kpis_for(dimension: str) -> list:
     """The KPIs a breakdown shows: all of them, or those whose source has the dimension."""
     if dimension == Dimension.TAG:
-        return [kpi for kpi in KPIS if kpi.source == "tickets"]
+        return [kpi for kpi in KPIS if not kpi.at_period_end]  # the backlog is not kept by tag
     extra = {name for source in SOURCES.values() for name, _path in source.extra_dimensions}
     if dimension not in extra:
         return KPIS

@@ -43,7 +43,7 @@ TABLES = {
     "invitations": InvitationContribution._meta.db_table,
     "complaints": ComplaintContribution._meta.db_table,
 }
-COLUMNS = "row_id, day, d_team, d_agent, d_category, d_channel, d_priority, d_extra, flags, sums, buckets"
+COLUMNS = "row_id, day, d_team, d_agent, d_category, d_channel, d_priority, d_extra, flags, sums, buckets, tags"
 #: The dimensions every source has (its ticket's); a source's own one is kept in ``d_extra``.
 TICKET_DIMENSIONS = ("team", "agent", "category", "channel", "priority")
 
@@ -139,9 +139,22 @@ def _when(q: Q, then):
     return then if not q else Case(When(q, then=then), default=None)
 
 
-def _contributions_sql(plan: Layout, where: Q) -> tuple[str, tuple]:
+#: The tags of each ticket, for a pass over many rows (hashed once, rather than looked up row by row).
+_ALL_TAGS = (
+    "LEFT JOIN (SELECT ticket_id, array_agg(tag_id ORDER BY tag_id) AS tags FROM tickets_ticket_tags "
+    "GROUP BY ticket_id) tg ON tg.ticket_id = s.c_ticket"
+)
+#: …and for a few rows, each ticket's looked up by the index.
+_EACH_TAGS = (
+    "LEFT JOIN LATERAL (SELECT array_agg(tag_id ORDER BY tag_id) AS tags FROM tickets_ticket_tags "
+    "WHERE ticket_id = s.c_ticket) tg ON true"
+)
+
+
+def _contributions_sql(plan: Layout, where: Q, *, many: bool = True) -> tuple[str, tuple]:
     """SELECT of the contribution rows of a source's rows matching ``where``, in ``COLUMNS`` order
-    (a merged duplicate's have none: ``registry.counted_q``)."""
+    (a merged duplicate's have none: ``registry.counted_q``), with their ticket's tags (``many``:
+    most of the rows, else a few)."""
     source = SOURCES[plan.source_key]
     model = apps.get_model(source.model)
     flags = Value(0, output_field=BigIntegerField())
@@ -167,14 +180,14 @@ def _contributions_sql(plan: Layout, where: Q) -> tuple[str, tuple]:
         if plan.durations
         else RawSQL("NULL::smallint[]", ()),
     }
-    queryset = (
-        model.objects.filter(where & counted_q(plan.source_key)).annotate(**annotations).values(*annotations).order_by()
-    )
+    counted = model.objects.filter(where & counted_q(plan.source_key))
+    ticket = F(f"{source.ticket_path}id") if source.ticket_path else F("pk")
+    queryset = counted.annotate(**annotations, c_ticket=ticket).values(*annotations, "c_ticket").order_by()
     sql, params = queryset.query.sql_with_params()
     named = ", ".join(
-        f's."{alias}" AS {column.strip()}' for alias, column in zip(annotations, COLUMNS.split(","), strict=True)
+        f's."{alias}" AS {column.strip()}' for alias, column in zip(annotations, COLUMNS.split(",")[:-1], strict=True)
     )
-    return f"SELECT {named} FROM ({sql}) s", params
+    return f"SELECT {named}, tg.tags AS tags FROM ({sql}) s {_ALL_TAGS if many else _EACH_TAGS}", params
 
 
 def write_all(plan: Layout, from_day: date | None = None) -> None:
@@ -229,7 +242,7 @@ def select_changed(plan: Layout, *, since: datetime) -> int:
 def compute_changed(plan: Layout) -> None:
     """``kpi_new_<source>``: the new contributions of the changed rows (rows deleted since have none)."""
     changed = RawSQL(f"SELECT row_id FROM kpi_changed_{plan.source_key}", ())  # noqa: S611 (no user input)
-    sql, params = _contributions_sql(plan, Q(pk__in=changed))
+    sql, params = _contributions_sql(plan, Q(pk__in=changed), many=False)
     materialize(f"kpi_new_{plan.source_key}", sql, params)
 
 
@@ -314,6 +327,31 @@ def histogram_sql(plan: Layout, *, delta: bool, from_day: date | None = None) ->
     )
 
 
+def tag_aggregate_sql(plan: Layout, *, delta: bool, from_day: date | None = None) -> str:
+    """The signed parts by day and tag (``aggregate_sql``'s columns, the slice in ``d_tag``): a row
+    counts under each of its ticket's tags."""
+    columns = part_columns(plan)
+    return (
+        'SELECT r.day AS period, u.tag AS "d_tag", 0 AS g, '
+        + ", ".join(f'{expr} AS "{name}"' for name, expr in columns.items())
+        + f" FROM ({signed_sql(plan, delta=delta, from_day=from_day)}) r "
+        + "CROSS JOIN LATERAL unnest(r.tags) AS u(tag) GROUP BY r.day, u.tag"
+    )
+
+
+def tag_histogram_sql(plan: Layout, *, delta: bool, from_day: date | None = None) -> str:
+    """The signed bucket counts of the durations by KPI, day, tag and bucket (``histogram_sql``'s columns)."""
+    unpivot = ", ".join(f"('{kpi.key}', r.buckets[{plan.bucket_index(kpi)}])" for kpi in plan.durations)
+    return (
+        "SELECT h.kpi, h.period, 'tag' AS dimension, h.tag::text AS dimension_value, h.bucket, h.n FROM ("
+        "SELECT u.kpi, r.day AS period, t.tag, u.bucket, SUM(r.sign)::bigint AS n "
+        f"FROM ({signed_sql(plan, delta=delta, from_day=from_day)}) r "
+        "CROSS JOIN LATERAL unnest(r.tags) AS t(tag) "
+        f"CROSS JOIN LATERAL (VALUES {unpivot}) AS u(kpi, bucket) "
+        "WHERE u.bucket IS NOT NULL GROUP BY 1, 2, 3, 4) h WHERE h.n <> 0"
+    )
+
+
 def histogram_arrays(plan: Layout, from_day: date | None = None) -> str | None:
     """``kpi_histograms`` of a full run: each duration's histogram by day and slice, as sorted arrays."""
     if not plan.durations:
@@ -329,28 +367,45 @@ def histogram_arrays(plan: Layout, from_day: date | None = None) -> str | None:
 
 
 def compute_days(plan: Layout, now: datetime, from_day: date | None = None) -> int:
-    """The stage's day rows of a source's KPIs from the stored contributions (of ``from_day`` and later)."""
+    """The stage's day rows of a source's KPIs from the stored contributions (of ``from_day`` and
+    later): by day and every slice, then by day and tag."""
     histograms = histogram_arrays(plan, from_day)
-    return insert_values(aggregate_sql(plan, delta=False, from_day=from_day), (), list(plan.kpis), Granularity.DAY,
+    rows = insert_values(aggregate_sql(plan, delta=False, from_day=from_day), (), list(plan.kpis), Granularity.DAY,
                          now, plan.dimensions, histograms)  # fmt: skip
+    tag_histograms = None
+    if plan.durations:
+        tag_histograms = "kpi_tag_histograms"
+        materialize(
+            tag_histograms,
+            "SELECT kpi, period, dimension, dimension_value, array_agg(bucket ORDER BY bucket)::smallint[] AS keys, "
+            "array_agg(n ORDER BY bucket)::int[] AS counts "
+            f"FROM ({tag_histogram_sql(plan, delta=False, from_day=from_day)}) h GROUP BY 1, 2, 3, 4",
+            (),
+        )
+    return rows + insert_values(tag_aggregate_sql(plan, delta=False, from_day=from_day), (), list(plan.kpis),
+                                Granularity.DAY, now, ["tag"], tag_histograms)  # fmt: skip
 
 
 def compute_delta(plan: Layout) -> None:
     """Add to the run's deltas (``publish.create_deltas``) those of a source's changed rows: their
     new contributions less their stored ones — parts by KPI, day and slice (a cost in cents), and
-    bucket counts."""
-    materialize("kpi_delta_aggregate", aggregate_sql(plan, delta=True), ())
-    dimension_case, value_case = dimension_cases(plan.dimensions)
+    bucket counts; by every slice, then by tag."""
     rows = ", ".join(f"('{kpi.key}', {', '.join(raw_parts(kpi))})" for kpi in plan.kpis)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO kpi_delta SELECT v.kpi, a.period, {dimension_case}, {value_case}, "
-            f'v.num, v.neg, v.den, a."{ROWS}" '
-            f"FROM kpi_delta_aggregate a CROSS JOIN LATERAL (VALUES {rows}) AS v(kpi, num, neg, den) "
-            f'WHERE v.num <> 0 OR v.neg <> 0 OR v.den <> 0 OR a."{ROWS}" <> 0'
-        )
-        if plan.durations:
+    for aggregate, dimensions in ((aggregate_sql(plan, delta=True), plan.dimensions),
+                                  (tag_aggregate_sql(plan, delta=True), ["tag"])):  # fmt: skip
+        materialize("kpi_delta_aggregate", aggregate, ())
+        dimension_case, value_case = dimension_cases(dimensions)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO kpi_delta SELECT v.kpi, a.period, {dimension_case}, {value_case}, "
+                f'v.num, v.neg, v.den, a."{ROWS}" '
+                f"FROM kpi_delta_aggregate a CROSS JOIN LATERAL (VALUES {rows}) AS v(kpi, num, neg, den) "
+                f'WHERE v.num <> 0 OR v.neg <> 0 OR v.den <> 0 OR a."{ROWS}" <> 0'
+            )
+    if plan.durations:
+        with connection.cursor() as cursor:
             cursor.execute(f"INSERT INTO kpi_hist_delta {histogram_sql(plan, delta=True)}")
+            cursor.execute(f"INSERT INTO kpi_hist_delta {tag_histogram_sql(plan, delta=True)}")
 
 
 def delta_days() -> set[date]:
@@ -368,37 +423,3 @@ def contributions_kept() -> bool:
             f"SELECT EXISTS (SELECT 1 FROM {TABLES['tickets']}) OR NOT EXISTS (SELECT 1 FROM tickets_ticket)"
         )
         return cursor.fetchone()[0]
-
-
-def by_tag(plan: Layout, start: date, end: date, limit: int) -> tuple[list[dict], list[tuple]]:
-    """The tickets' KPIs by tag over the days [start, end), read from the stored contributions:
-    each tagged ticket's counted once under each of its tags (a ticket has any number of tags, so
-    these are not stored as one slice per row). The ``limit`` tags with the most tickets: their
-    summed parts (``part_columns``, and ``tag``), and their durations' bucket counts as
-    (tag, kpi, bucket, count) rows in bucket order. Waits at most a second for a full run that is
-    rewriting the contributions: ``LockNotAvailable`` then."""
-    columns = part_columns(plan)
-    rows_sql = f"SELECT 1 AS sign, c.* FROM {plan.table} c WHERE c.day >= %s AND c.day < %s"
-    parts_sql = (
-        "SELECT tt.tag_id AS tag, " + ", ".join(f'{expr} AS "{name}"' for name, expr in columns.items())
-        + f" FROM ({rows_sql}) r JOIN tickets_ticket_tags tt ON tt.ticket_id = r.row_id"
-        + f' GROUP BY tt.tag_id ORDER BY "{ROWS}" DESC, tt.tag_id LIMIT %s'
-    )  # fmt: skip
-    with connection.cursor() as cursor:
-        cursor.execute("SET LOCAL lock_timeout = '1s'")
-        cursor.execute(parts_sql, [start, end, limit])
-        names = [column.name for column in cursor.description]
-        parts = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-        buckets: list[tuple] = []
-        if parts and plan.durations:
-            unpivot = ", ".join(f"('{kpi.key}', r.buckets[{plan.bucket_index(kpi)}])" for kpi in plan.durations)
-            cursor.execute(
-                f"SELECT tt.tag_id, u.kpi, u.bucket, count(*) FROM ({rows_sql}) r "
-                "JOIN tickets_ticket_tags tt ON tt.ticket_id = r.row_id AND tt.tag_id = ANY(%s) "
-                f"CROSS JOIN LATERAL (VALUES {unpivot}) AS u(kpi, bucket) "
-                "WHERE u.bucket IS NOT NULL GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
-                [start, end, [row["tag"] for row in parts]],
-            )
-            buckets = cursor.fetchall()
-        cursor.execute("SET LOCAL lock_timeout = DEFAULT")
-    return parts, buckets

@@ -18,7 +18,7 @@ from kpis.models import KPIValue, TicketContribution
 from kpis.registry import BY_KEY
 from surveys.models import SurveyInvitation, SurveyResponse, SurveyTemplate
 from tests.factories import make_ticket
-from tickets.models import Category, Ticket
+from tickets.models import Category, Tag, Ticket
 
 pytestmark = pytest.mark.django_db
 
@@ -45,6 +45,7 @@ class Desk:
     def __init__(self, rng: random.Random, teams, people):
         self.rng, self.teams, self.people = rng, teams, people
         self.template = SurveyTemplate.objects.get(is_active=True)
+        self.tags = [Tag.objects.create(name=name) for name in ("批次A", "批次B", "VIP")]
         self.categories = list(Category.objects.all())
 
     def ticket(self) -> Ticket | None:
@@ -139,9 +140,15 @@ class Desk:
             merged_into=into, status="closed", resolved_at=now, closed_at=now, updated_at=now
         )
 
+    def tag(self, now):
+        """Tags set on a ticket, as ``tickets.services.set_tags`` does (the ticket marked changed)."""
+        ticket = self.ticket()
+        ticket.tags.set(self.rng.sample(self.tags, self.rng.randint(0, 2)))
+        Ticket.objects.filter(pk=ticket.pk).update(updated_at=now)
+
     def change(self, now):
         steps = [self.new_ticket, self.answer, self.resolve, self.reopen, self.move, self.cost, self.survey,
-                 self.complaint, self.merge]  # fmt: skip
+                 self.complaint, self.merge, self.tag, self.tag]  # fmt: skip
         self.rng.choice(steps)(now)
 
 
@@ -154,7 +161,8 @@ def test_any_sequence_of_changes_and_incremental_runs_equals_a_full_rebuild(seed
     with time_machine.travel(moment, tick=False):
         for _ in range(12):
             desk.new_ticket(moment)
-        desk.answer(moment)
+        for _ in range(3):
+            desk.answer(moment)
         refresh_kpis(full=True)
     for round_ in range(6):
         moment += timedelta(minutes=7)  # past the previous run's overlap window now and then
@@ -165,6 +173,7 @@ def test_any_sequence_of_changes_and_incremental_runs_equals_a_full_rebuild(seed
         assert not result.run.full, round_
     incremental = stored()
     assert any(key[0] == "first_response_time" and value[5] for key, value in incremental.items())
+    assert any(key[3] == "tag" for key in incremental)
     with time_machine.travel(moment + timedelta(seconds=1), tick=False):
         refresh_kpis(full=True)
     rebuilt = stored()
