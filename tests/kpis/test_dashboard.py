@@ -453,4 +453,3 @@ def test_the_breakdown_by_tag_counts_each_ticket_under_each_of_its_tags_and_link
 
 
 BY_KEY_INDEX = {kpi.key: n for n, kpi in enumerate(kpi for kpi in KPIS if not kpi.at_period_end)}
-

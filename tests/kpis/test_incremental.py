@@ -161,14 +161,21 @@ def test_any_sequence_of_changes_and_incremental_runs_equals_a_full_rebuild(seed
     with time_machine.travel(moment, tick=False):
         for _ in range(12):
             desk.new_ticket(moment)
-        for _ in range(3):
-            desk.answer(moment)
+        desk.answer(moment)
         refresh_kpis(full=True)
     for round_ in range(6):
         moment += timedelta(minutes=7)  # past the previous run's overlap window now and then
         with time_machine.travel(moment, tick=False):
             for _ in range(rng.randint(1, 6)):
                 desk.change(moment)
+            if round_ == 5:  # whatever the changes hit: an answered, tagged ticket in the last run
+                desk.new_ticket(moment)
+                fresh = Ticket.objects.latest("id")
+                Ticket.objects.filter(pk=fresh.pk).update(
+                    first_response_at=fresh.requested_at + timedelta(minutes=30), first_response_working_seconds=1800,
+                    updated_at=moment,
+                )  # fmt: skip
+                fresh.tags.set(desk.tags[:2])
             result = refresh_kpis()
         assert not result.run.full, round_
     incremental = stored()
