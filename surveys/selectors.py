@@ -46,7 +46,8 @@ def survey_panel(*, ticket: Ticket, user: Viewer) -> tuple[str, dict]:
 def calls_due(user: Viewer) -> QuerySet[Ticket]:
     """The follow-up call queue (回访队列): resolved tickets of the user's teams, resolved within
     ``FOLLOW_UP_CALL_DAYS``, not answered, whose customer has no e-mail address or (by the setting)
-    let the e-mailed survey expire; tried fewer than ``FOLLOW_UP_CALL_ATTEMPTS`` times, never refused
+    let the e-mailed survey expire; not a merged duplicate (its customer is asked about the ticket it
+    was merged into); tried fewer than ``FOLLOW_UP_CALL_ATTEMPTS`` times, never refused
     or a wrong number, and not yet called today. The oldest resolution first."""
     now = timezone.now()
     reachable = Q(survey__isnull=True, customer__email="")
@@ -57,7 +58,7 @@ def calls_due(user: Viewer) -> QuerySet[Ticket]:
         .filter(
             reachable, status__in=RESOLVED_STATUSES, resolved_at__gte=now - timedelta(days=settings.FOLLOW_UP_CALL_DAYS)
         )
-        .filter(survey_responses__isnull=True, follow_up_for__isnull=True)
+        .filter(survey_responses__isnull=True, follow_up_for__isnull=True, merged_into__isnull=True)
         .exclude(follow_up_calls__outcome__in=FINAL_OUTCOMES)
         .annotate(attempts=Count("follow_up_calls"), last_call=Max("follow_up_calls__at"))
         .filter(attempts__lt=settings.FOLLOW_UP_CALL_ATTEMPTS)

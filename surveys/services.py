@@ -369,6 +369,7 @@ def send_due_reminders(limit: int = 500) -> int:
             SurveyInvitation.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("template", "ticket", "ticket__customer")
             .filter(answered_at__isnull=True, reminder_sent_at__isnull=True, expires_at__gt=now)
+            .filter(ticket__merged_into__isnull=True)  # a merged duplicate's: the customer is asked once
             .filter(created_at__lte=ExpressionWrapper(
                 Value(now) - F("template__reminder_days") * Value(timedelta(days=1)), output_field=DateTimeField()
             ))

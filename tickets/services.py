@@ -811,7 +811,7 @@ def merge_tickets(*, ticket: Ticket | int, into: Ticket | int, by: Actor, note: 
     moved_count = moved.update(ticket=target, request_key=None)
     merged = _record(
         target, EventKind.MERGED, by, at=now, body=duplicate.description,
-        after={"duplicate": duplicate.reference, "subject": duplicate.subject, "moved_events": moved_count},
+        after={"duplicate": duplicate.reference, "duplicate_subject": duplicate.subject, "moved_events": moved_count},
     )  # fmt: skip
     # Files of the duplicate's own events move with them; those of the events it keeps (its
     # creation) hang on the merge.

@@ -203,3 +203,17 @@ def test_the_api_merges_and_says_where(api, pair, agent):
     assert response.status_code == 200 and response.json()["id"] == kept.pk
     shown = api.get(reverse("api-ticket", args=[duplicate.pk])).json()
     assert shown["merged_into"] == kept.pk and shown["status"] == "closed"
+
+
+def test_a_merged_duplicate_is_not_called_for_a_survey(team, agent):
+    from surveys.selectors import calls_due
+
+    customer = CustomerFactory(email="")  # no address: resolved tickets go to the call queue
+    kept = make_ticket(team=team, by=agent, assignee=agent, customer=customer)
+    duplicate = make_ticket(team=team, by=agent, customer=customer, subject="重复来电")
+    services.resolve_ticket(ticket=duplicate, by=agent, note="电话里已解决")
+    assert calls_due(agent).filter(pk=duplicate.pk).exists()
+
+    services.merge_tickets(ticket=duplicate, into=kept, by=agent)
+
+    assert not calls_due(agent).filter(pk=duplicate.pk).exists()
