@@ -192,7 +192,8 @@ def open_missing_complaints() -> int:
     in bulk, as the demo data are): opened when the ticket was, closed with a closed ticket."""
     follow_ups = set(SurveyResponse.objects.filter(follow_up__isnull=False).values_list("follow_up_id", flat=True))
     complaints = []
-    for ticket in Ticket.objects.filter(category__is_complaint=True, complaint__isnull=True).iterator():
+    lacking = Ticket.objects.filter(category__is_complaint=True, complaint__isnull=True, merged_into__isnull=True)
+    for ticket in lacking.iterator():  # (a merged duplicate's complaint went with it to the other ticket)
         closed = ticket.status == "closed"
         complaints.append(Complaint(
             ticket=ticket, source=Source.SURVEY if ticket.pk in follow_ups else Source.CATEGORY,
