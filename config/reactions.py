@@ -9,8 +9,9 @@ who listens. Read it top to bottom to follow a ticket across the apps:
     reply or call to the customer ─→ complaints: the open complaint was handled (delay clock)
     resolved ─→ surveys: the invitation and its e-mail (outbox), once per ticket
     assigned, customer wrote, @named in a note ─→ notifications: tell that person
-    duplicate merged ─→ surveys: its survey moves along (unless the ticket has its own)
-                    └─→ complaints: its complaint moves along (refused while both have an open one)
+    duplicate merged ─→ complaints: its complaint moves along (refused while both have an open one)
+                    ├─→ surveys: its survey moves along (unless the ticket has its own)
+                    └─→ mailboxes: its mails move along (held ones included)
     survey answered unhappily ─→ tickets.services.create_ticket: a follow-up for the
                                   team's supervisor (surveys call down into tickets)
                              └─→ complaints: its complaint's severity by the rules
@@ -39,6 +40,7 @@ from complaints.services import (
 from config.accounts import password_reset_link
 from kpis.selectors import narrow_queue_to_figure
 from mailboxes.selectors import held_panel
+from mailboxes.services import move_mail_on_merge
 from notifications.services import notify_about_event
 from outbox import links
 from surveys import hooks as survey_hooks
@@ -55,6 +57,7 @@ def connect() -> None:
     hooks.event_recorded.connect(notify_about_event)
     hooks.ticket_merged.connect(move_complaint_on_merge)
     hooks.ticket_merged.connect(move_survey_on_merge)
+    hooks.ticket_merged.connect(move_mail_on_merge)
     survey_hooks.follow_up_opened.connect(grade_survey_complaint)
     hooks.ticket_panels.connect(complaint_panel)
     hooks.ticket_panels.connect(survey_panel)

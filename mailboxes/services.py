@@ -67,6 +67,12 @@ def _latest(ticket: Ticket) -> Ticket:
     return ticket
 
 
+def move_mail_on_merge(*, duplicate: Ticket, into: Ticket, by: Actor) -> None:
+    """``tickets.hooks.ticket_merged``: the duplicate's mails go with its conversation — those held
+    for an agent included, which are then let through onto the ticket it was merged into."""
+    InboundMessage.objects.filter(ticket=duplicate).update(ticket=into)
+
+
 def thread_ticket(mail: parsing.ParsedMail) -> Ticket | None:
     """The ticket this mail answers: found by the Message-IDs it names (a message the desk sent, or
     one it received), else by the reference in its subject when the sender may write on it."""

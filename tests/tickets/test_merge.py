@@ -217,3 +217,17 @@ def test_a_merged_duplicate_is_not_called_for_a_survey(team, agent):
     services.merge_tickets(ticket=duplicate, into=kept, by=agent)
 
     assert not calls_due(agent).filter(pk=duplicate.pk).exists()
+
+
+def test_the_duplicates_mails_go_with_it_held_ones_included(pair, agent, mailbox):
+    from mailboxes.models import InboundMessage, Outcome
+
+    kept, duplicate = pair
+    held = InboundMessage.objects.create(
+        mailbox=mailbox, message_id="<held@example.com>", sender="brother@example.com", subject="空调还是不冷",
+        received_at=timezone.now(), body_text="我是他弟弟，师傅什么时候来？", outcome=Outcome.HELD, ticket=duplicate,
+    )  # fmt: skip
+
+    services.merge_tickets(ticket=duplicate, into=kept, by=agent)
+
+    assert InboundMessage.objects.get(pk=held.pk).ticket_id == kept.pk
