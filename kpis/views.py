@@ -197,11 +197,10 @@ def _table(dimension: str, start: date, end: date, sort: str | None, team: Team 
     if team is not None and dimension == Dimension.AGENT:
         members = {str(pk) for pk in team.members.values_list("pk", flat=True)} | {str(team.supervisor_id)}
         rows = [r for r in rows if r["value"] in members]
-    note = _("The %(n)d tags with the most tickets; a ticket counts under each of its tags.") % {"n": TAG_ROWS}
-    return {
-        "dimension": dimension, "label": Dimension(dimension).label, "rows": rows, "kpis": kpis,
-        "note": note if dimension == Dimension.TAG else "",
-    }  # fmt: skip
+    note = ""
+    if dimension == Dimension.TAG:
+        note = _("The %(n)d tags with the most tickets; a ticket counts under each of its tags.") % {"n": TAG_ROWS}
+    return {"dimension": dimension, "label": Dimension(dimension).label, "rows": rows, "kpis": kpis, "note": note}
 
 
 def _cells_html(cells: list[dict]) -> SafeString:

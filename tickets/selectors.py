@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 
 from tickets.access import tickets_for_user
 from tickets.calendars import calendars_by_team
-from tickets.models import OPEN_STATUSES, CannedReply, Customer, EventKind, Status, Team, Ticket
+from tickets.models import OPEN_STATUSES, CannedReply, Customer, EventKind, Status, Tag, Team, Ticket
 from tickets.sla import sla_calendar
 from tickets.templatetags.desk import person
 from tickets.worktime import add_working_time, working_time_between
@@ -203,6 +203,11 @@ def canned_text(canned, ticket: Ticket, agent) -> str:
         "due": timezone.localtime(due).strftime("%Y-%m-%d %H:%M") if due else "",
     }
     return PLACEHOLDERS.sub(lambda match: values[match.group(1)], text)
+
+
+def tag_suggestions() -> QuerySet:
+    """The tag names offered as one types a tag (a queue's filter, a ticket's tags)."""
+    return Tag.objects.order_by("name").values_list("name", flat=True)[:200]
 
 
 def find_canned_reply(replies: QuerySet[CannedReply], words: str) -> CannedReply | None:

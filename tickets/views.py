@@ -39,13 +39,14 @@ from tickets.access import (
 )
 from tickets.calendars import calendar_by_id
 from tickets.filters import DEFAULT_QUERY, SORTS, VIEWS, TicketFilter, queue_query, user_assignees, view_queryset
-from tickets.models import Attachment, CannedAction, Customer, Status, Tag, Ticket
+from tickets.models import Attachment, CannedAction, Customer, Status, Ticket
 from tickets.selectors import (
     canned_text,
     find_canned_reply,
     find_customers,
     queue_for_user,
     sla_clock,
+    tag_suggestions,
     timeline_for,
     working_duration,
 )
@@ -141,7 +142,7 @@ def ticket_list(request: HttpRequest) -> HttpResponse:
         "sort_links": _sort_links(query), "saved_views": saved,
         "share_teams": shareable_teams(request.user),
         "bulk": forms.BulkForm(people=user_assignees(request), initial={"query": query.urlencode()}),
-        "tag_names": Tag.objects.order_by("name").values_list("name", flat=True)[:200],
+        "tag_names": tag_suggestions(),
     }  # fmt: skip
     return render(request, "tickets/list.html", context)
 
@@ -293,7 +294,7 @@ def _detail(request: HttpRequest, ticket: Ticket, bound: dict[str, Any] | None =
     linked += [(link.from_ticket, link.get_kind_display()) for link in ticket.links_in.select_related("from_ticket")]
     visible = set(tickets_for_user(request.user).filter(pk__in=[t.pk for t, _k in linked]).values_list("pk", flat=True))
     context = {
-        "tag_names": Tag.objects.order_by("name").values_list("name", flat=True)[:200],
+        "tag_names": tag_suggestions(),
         "links": [(other, kind) for other, kind in linked if other.pk in visible],
         "merged_tickets": tickets_for_user(request.user).filter(merged_into=ticket).only("pk", "reference")[:20],
         "other_tickets": tickets_for_user(request.user)
@@ -330,25 +331,31 @@ def ticket_detail(request: HttpRequest, pk: int) -> HttpResponse:
         canned = find_canned_reply(replies, wanted)
         if canned is None:
             messages.warning(request, _("No canned reply has “%(words)s” in its name or text.") % {"words": wanted})
-    if canned is not None and ticket.status in services.TRANSITIONS["reply"][0]:
+    if canned is not None and "reply" in services.allowed_actions(ticket):
         reply = forms.ReplyForm(initial={"body": canned_text(canned, ticket, request.user), "then": canned.action})
         bound = {"reply": reply}
     return _detail(request, ticket, bound)
 
 
 def _act(
-    request: HttpRequest, pk: int, name: str, form: Any, act: Callable[[Ticket, dict[str, Any]], Any], done: str
+    request: HttpRequest,
+    pk: int,
+    name: str,
+    form: Any,
+    act: Callable[[Ticket, dict[str, Any]], Any],
+    done: str | Callable[[Ticket], str],
 ) -> HttpResponse:
-    """Validate ``form``, call the service, and return to the ticket (or re-render with errors)."""
+    """Validate ``form``, call the service, and show the ticket it returns — this one, or the one it
+    was merged into — with ``done`` (or ``done(ticket)``); or re-render with errors."""
     ticket = get_ticket_for_user(request.user, pk, write=True)
     if form.is_valid():
         try:
-            act(ticket, form.cleaned_data)
+            result = act(ticket, form.cleaned_data)
         except ApplicationError as error:
             form.add_error(error.field if error.field in form.fields else None, error.message)
         else:
-            messages.success(request, done)
-            return redirect("tickets:detail", pk=ticket.pk)
+            messages.success(request, done(ticket) if callable(done) else done)
+            return redirect("tickets:detail", pk=result.pk if isinstance(result, Ticket) else ticket.pk)
     ticket.refresh_from_db()
     messages.error(request, _("The action was not carried out; see the message below."))
     return _detail(request, ticket, bound={name: form}, status=400)
@@ -473,20 +480,19 @@ def ticket_link(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def ticket_merge(request: HttpRequest, pk: int) -> HttpResponse:
     """Merge the ticket, a duplicate, into another one of one's teams; then show that one."""
-    form = forms.MergeForm(request.POST)
-    ticket = get_ticket_for_user(request.user, pk, write=True)
-    if form.is_valid():
-        try:
-            into = ticket_by_reference_for_user(request.user, form.cleaned_data["into"], field="into")
-            services.merge_tickets(ticket=ticket, into=into, by=acting_user(request), note=form.cleaned_data["note"])
-        except ApplicationError as error:
-            form.add_error(error.field if error.field in form.fields else None, error.message)
-        else:
-            messages.success(request, _("%(duplicate)s was merged into this ticket.") % {"duplicate": ticket.reference})
-            return redirect("tickets:detail", pk=into.pk)
-    ticket.refresh_from_db()
-    messages.error(request, _("The action was not carried out; see the message below."))
-    return _detail(request, ticket, bound={"merge": form}, status=400)
+    return _act(
+        request,
+        pk,
+        "merge",
+        forms.MergeForm(request.POST),
+        lambda t, d: services.merge_tickets(
+            ticket=t,
+            into=ticket_by_reference_for_user(request.user, d["into"], field="into"),
+            by=acting_user(request),
+            note=d["note"],
+        ),
+        lambda t: _("%(duplicate)s was merged into this ticket.") % {"duplicate": t.reference},
+    )
 
 
 @require_POST

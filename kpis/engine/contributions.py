@@ -352,36 +352,27 @@ def tag_histogram_sql(plan: Layout, *, delta: bool, from_day: date | None = None
     )
 
 
-def histogram_arrays(plan: Layout, from_day: date | None = None) -> str | None:
-    """``kpi_histograms`` of a full run: each duration's histogram by day and slice, as sorted arrays."""
-    if not plan.durations:
-        return None
+def histogram_arrays(name: str, cells_sql: str) -> str:
+    """``name``: the histograms of a full run's bucket counts (``histogram_sql``, ``tag_histogram_sql``)
+    by KPI, day and slice, as sorted arrays."""
     materialize(
-        "kpi_histograms",
+        name,
         "SELECT kpi, period, dimension, dimension_value, array_agg(bucket ORDER BY bucket)::smallint[] AS keys, "
-        "array_agg(n ORDER BY bucket)::int[] AS counts "
-        f"FROM ({histogram_sql(plan, delta=False, from_day=from_day)}) h GROUP BY 1, 2, 3, 4",
+        f"array_agg(n ORDER BY bucket)::int[] AS counts FROM ({cells_sql}) h GROUP BY 1, 2, 3, 4",
         (),
     )
-    return "kpi_histograms"
+    return name
 
 
 def compute_days(plan: Layout, now: datetime, from_day: date | None = None) -> int:
     """The stage's day rows of a source's KPIs from the stored contributions (of ``from_day`` and
     later): by day and every slice, then by day and tag."""
-    histograms = histogram_arrays(plan, from_day)
+    histograms = tag_histograms = None
+    if plan.durations:
+        histograms = histogram_arrays("kpi_histograms", histogram_sql(plan, delta=False, from_day=from_day))
+        tag_histograms = histogram_arrays("kpi_tag_histograms", tag_histogram_sql(plan, delta=False, from_day=from_day))
     rows = insert_values(aggregate_sql(plan, delta=False, from_day=from_day), (), list(plan.kpis), Granularity.DAY,
                          now, plan.dimensions, histograms)  # fmt: skip
-    tag_histograms = None
-    if plan.durations:
-        tag_histograms = "kpi_tag_histograms"
-        materialize(
-            tag_histograms,
-            "SELECT kpi, period, dimension, dimension_value, array_agg(bucket ORDER BY bucket)::smallint[] AS keys, "
-            "array_agg(n ORDER BY bucket)::int[] AS counts "
-            f"FROM ({tag_histogram_sql(plan, delta=False, from_day=from_day)}) h GROUP BY 1, 2, 3, 4",
-            (),
-        )
     return rows + insert_values(tag_aggregate_sql(plan, delta=False, from_day=from_day), (), list(plan.kpis),
                                 Granularity.DAY, now, ["tag"], tag_histograms)  # fmt: skip
 

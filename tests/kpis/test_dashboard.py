@@ -22,6 +22,7 @@ from kpis.models import KPITarget, KPIValue
 from kpis.registry import KPIS
 from tests.factories import CustomerFactory, make_ticket
 from tickets import services
+from tickets.models import Tag
 
 pytestmark = pytest.mark.django_db
 
@@ -450,6 +451,13 @@ def test_the_breakdown_by_tag_counts_each_ticket_under_each_of_its_tags_and_link
         assert {t.pk for t in listing.context["page"].object_list} == expected
         _url, resolved = cells[BY_KEY_INDEX["resolution_rate"]]
         assert resolved == ("100.0 %" if name == "批次A" else "50.0 %")
+
+    # The same slice over the API: each tag's workload by day.
+    api = APIClient()
+    api.force_authenticate(manager)
+    rows = api.get("/api/kpis/", {"metric": "workload", "granularity": "day", "dimension": "tag"}).json()["results"]
+    tags = {str(tag.pk): tag.name for tag in Tag.objects.all()}
+    assert sorted((tags[row["dimension_value"]], row["value"]) for row in rows) == [("VIP", 2.0), ("批次A", 2.0)]
 
 
 BY_KEY_INDEX = {kpi.key: n for n, kpi in enumerate(kpi for kpi in KPIS if not kpi.at_period_end)}
